@@ -1,0 +1,51 @@
+import { versionInfo } from "../cni/version.ts";
+
+/** The tool's own version (not the CNI spec version). */
+export const TOOL_VERSION = "0.1.0";
+
+const HELP =
+  `bagpipe-cni ${TOOL_VERSION}: a CNI plugin that attaches pods to a BGP EVPN/VXLAN fabric
+through the node's BaGPipe BGP daemon.
+
+As a CNI plugin (the runtime sets CNI_COMMAND): ADD, DEL, CHECK, STATUS, GC, VERSION.
+
+Commands:
+  install --cni-bin-dir DIR [--cache-dir DIR]
+                       install this bundle as DIR/bagpipe with its deno runtime (atomic)
+  resync [--state-dir DIR] [--bagpipe-url URL]
+                       re-attach every recorded pod if the daemon restarted
+  version              print the tool and CNI versions
+  help                 this text
+`;
+
+/** The operator's command line. Returns the exit code. */
+export async function runCli(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case undefined:
+    case "help":
+    case "--help":
+    case "-h":
+      console.log(HELP);
+      return command === undefined ? 2 : 0;
+    case "version":
+    case "--version": {
+      const info = versionInfo();
+      console.log(`bagpipe-cni ${TOOL_VERSION}, CNI spec ${info.supportedVersions.join(", ")}`);
+      return 0;
+    }
+    case "install": {
+      const { installCommand } = await import("./install.ts");
+      return await installCommand(rest);
+    }
+    case "resync": {
+      const { resyncCommand } = await import("./resync.ts");
+      return await resyncCommand(rest);
+    }
+    default:
+      console.error(
+        `bagpipe-cni: unknown command ${JSON.stringify(command)}; see bagpipe-cni --help`,
+      );
+      return 2;
+  }
+}

@@ -1,0 +1,148 @@
+import { CniError, ErrorCode } from "../cni/errors.ts";
+import { isIpv6, parseResult, type Result, type ResultRoute } from "../cni/result.ts";
+import { netnsExists } from "../net/netns.ts";
+import { hostVethFor, podMacFor } from "../net/names.ts";
+import { configurePodInterface, createVeth, deleteLink, linkExists } from "../net/veth.ts";
+import { type AttachmentRecord, removeAttachment, saveAttachment } from "../state/attachments.ts";
+import type { CommandContext } from "./context.ts";
+import { ipamAdd, ipamDel } from "./ipam.ts";
+import { Rollback } from "./rollback.ts";
+
+/** The routes the pod gets: IPAM's (a missing gw means the subnet's gateway), plus a default route. */
+export function podRoutes(ipam: Result): ResultRoute[] {
+  const gatewayOf = (v6: boolean) =>
+    ipam.ips.find((ip) => isIpv6(ip.address) === v6 && ip.gateway)?.gateway;
+  const routes = ipam.routes.map((r) => ({ dst: r.dst, gw: r.gw ?? gatewayOf(isIpv6(r.dst)) }));
+  for (const v6 of [false, true]) {
+    const gw = gatewayOf(v6);
+    const defaultDst = v6 ? "::/0" : "0.0.0.0/0";
+    if (gw && !routes.some((r) => r.dst === defaultDst)) routes.push({ dst: defaultDst, gw });
+  }
+  return routes.map((r) => (r.gw ? r : { dst: r.dst }));
+}
+
+function readMac(ifname: string): string | undefined {
+  try {
+    return Deno.readTextFileSync(`/sys/class/net/${ifname}/address`).trim();
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * ADD: IPAM → veth (pod end made inside the pod netns) → addresses and routes → attach on the
+ * fabric → state record. Every step registers its undo; a failure undoes all earlier steps and
+ * reports the original error.
+ */
+export async function cmdAdd(ctx: CommandContext): Promise<Result> {
+  const { env, conf, log } = ctx;
+  if (!netnsExists(env.netns)) {
+    throw new CniError(ErrorCode.InvalidEnvironment, `CNI_NETNS "${env.netns}" does not exist`);
+  }
+  const rollback = new Rollback();
+  try {
+    const ipam = await ipamAdd(ctx);
+    rollback.push(`IPAM lease (${conf.ipam.type})`, () => ipamDel(ctx));
+    const primary = ipam.ips.find((ip) => !isIpv6(ip.address)) ?? ipam.ips[0];
+    if (!primary) {
+      throw new CniError(
+        ErrorCode.InvalidNetworkConfig,
+        `IPAM plugin ${conf.ipam.type} returned no address`,
+      );
+    }
+
+    const hostVeth = hostVethFor(conf.vpnInstanceId, primary.address);
+    const podMac = podMacFor(primary.address);
+    if (linkExists(hostVeth)) {
+      // IPAM just handed us this address, so a link named after it is left over from a run that
+      // was killed before it could roll back.
+      log.warn("deleting leftover host veth", { hostVeth });
+      await deleteLink(hostVeth);
+    }
+    await createVeth({ hostVeth, ifname: env.ifname, podMac, netns: env.netns, mtu: conf.mtu });
+    rollback.push(`veth "${hostVeth}"`, () => deleteLink(hostVeth));
+
+    const routes = podRoutes(ipam);
+    await configurePodInterface(env.netns, env.ifname, {
+      addresses: ipam.ips.map((ip) => ip.address),
+      routes,
+    });
+
+    const record: AttachmentRecord = {
+      containerId: env.containerId,
+      ifname: env.ifname,
+      netns: env.netns,
+      network: conf.name,
+      cniVersion: ctx.version,
+      hostVeth,
+      mac: podMac,
+      ips: ipam.ips.map((ip) => ip.address),
+      gateway: primary.gateway,
+      instanceId: conf.vpnInstanceId,
+      importRt: conf.importrt,
+      exportRt: conf.exportrt,
+      vni: conf.vni,
+      advertiseSubnet: conf.advertiseSubnet,
+      readvertise: conf.readvertise,
+      isGateway: conf.isGateway,
+      bagpipeUrl: conf.bagpipeUrl,
+      ipam: conf.ipam,
+      createdAt: new Date().toISOString(),
+    };
+    // Recorded before the attach, so a DEL or GC after a crash still finds what to withdraw.
+    saveAttachment(conf.stateDir, record);
+    rollback.push(
+      "attachment record",
+      () => Promise.resolve(removeAttachment(conf.stateDir, env.containerId, env.ifname)),
+    );
+
+    rollback.push(
+      `attachment of "${hostVeth}" to VPN instance "${conf.vpnInstanceId}"`,
+      () => ctx.backend.detach(record),
+    );
+    const identity = await ctx.backend.attach(record);
+    if (identity !== undefined) {
+      saveAttachment(conf.stateDir, { ...record, daemonIdentity: identity });
+    }
+    rollback.commit();
+
+    const result: Result = {
+      interfaces: [
+        { name: hostVeth, mac: readMac(hostVeth) },
+        { name: env.ifname, mac: podMac, mtu: conf.mtu, sandbox: env.netns },
+      ].map((i) => (i.mac === undefined ? { name: i.name } : i)),
+      ips: ipam.ips.map((ip) => ({ ...ip, interface: 1 })),
+      routes,
+      dns: ipam.dns,
+    };
+    log.info("added", { hostVeth, mac: podMac, ips: record.ips, instance: conf.vpnInstanceId });
+    return chainAfterPrevious(ctx, result);
+  } catch (e) {
+    const undoFailures = await rollback.unwind();
+    for (const failure of undoFailures) log.error(failure);
+    if (undoFailures.length > 0 && e instanceof CniError) {
+      throw new CniError(
+        e.code,
+        e.message,
+        [e.details, `rollback: ${undoFailures.join("; ")}`].filter(Boolean).join("; "),
+      );
+    }
+    throw e;
+  }
+}
+
+/** When we are not first in a chain, our interfaces, addresses and routes extend the previous result. */
+function chainAfterPrevious(ctx: CommandContext, ours: Result): Result {
+  if (!ctx.conf.prevResult) return ours;
+  const prev = parseResult(ctx.conf.prevResult, "prevResult");
+  const offset = prev.interfaces.length;
+  return {
+    interfaces: [...prev.interfaces, ...ours.interfaces],
+    ips: [
+      ...prev.ips,
+      ...ours.ips.map((ip) => ({ ...ip, interface: (ip.interface ?? 0) + offset })),
+    ],
+    routes: [...prev.routes, ...ours.routes],
+    dns: Object.keys(ours.dns).length > 0 ? ours.dns : prev.dns,
+  };
+}

@@ -1,0 +1,33 @@
+import type { CniEnv } from "../cni/env.ts";
+import type { NetConf } from "../cni/config.ts";
+import type { CniVersion } from "../cni/version.ts";
+import type { Logger } from "../log.ts";
+import type { AttachmentRecord } from "../state/attachments.ts";
+
+/**
+ * What advertises a pod on the fabric. ADD/DEL/CHECK/STATUS/GC call it at fixed points; the
+ * veth, IPAM and state around it are the plugin's.
+ */
+export interface Backend {
+  /** Advertises the pod (its veth exists and is up). Returns the daemon identity it talked to. */
+  attach(record: AttachmentRecord): Promise<string | undefined>;
+  /** Withdraws the pod; best effort, tolerating what the daemon answers for a gone endpoint. */
+  detach(record: AttachmentRecord): Promise<void>;
+  /** Throws CniError when the fabric does not have the pod as recorded. */
+  check(record: AttachmentRecord): Promise<void>;
+  /** Throws CniError 50/51 when pods cannot be added now. */
+  status(): Promise<void>;
+  /** Re-attaches what the daemon lost (a restart wipes it); returns how many were re-attached. */
+  resyncIfRestarted(): Promise<number>;
+}
+
+/** Everything one CNI command works with. */
+export interface CommandContext {
+  env: CniEnv;
+  conf: NetConf;
+  /** The config exactly as received, to hand on to IPAM. */
+  rawConf: Record<string, unknown>;
+  version: CniVersion;
+  log: Logger;
+  backend: Backend;
+}

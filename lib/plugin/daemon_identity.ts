@@ -1,0 +1,49 @@
+/**
+ * The daemon identity (its /ping value) each pod was last attached under, per daemon URL. The
+ * daemon keeps nothing across a restart, and a changed identity is how we notice one.
+ */
+function identityFile(stateDir: string): string {
+  return `${stateDir}/daemon-identities.json`;
+}
+
+/** The last identity seen for a daemon URL. */
+export function lastIdentity(stateDir: string, url: string): string | undefined {
+  try {
+    return (JSON.parse(Deno.readTextFileSync(identityFile(stateDir))) as Record<string, string>)[
+      url
+    ];
+  } catch {
+    return undefined;
+  }
+}
+
+/** Records the identity seen for a daemon URL (atomically: temporary file, then rename). */
+export function rememberIdentity(stateDir: string, url: string, identity: string): void {
+  let all: Record<string, string> = {};
+  try {
+    all = JSON.parse(Deno.readTextFileSync(identityFile(stateDir)));
+  } catch {
+    // first identity recorded
+  }
+  all[url] = identity;
+  Deno.mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+  const tmp = `${identityFile(stateDir)}.${Deno.pid}.tmp`;
+  Deno.writeTextFileSync(tmp, JSON.stringify(all) + "\n");
+  Deno.renameSync(tmp, identityFile(stateDir));
+}
+
+/** Runs `fn` holding an exclusive lock on a file in the state dir (one resync at a time per node). */
+export async function withStateLock<T>(
+  stateDir: string,
+  name: string,
+  fn: () => Promise<T>,
+): Promise<T> {
+  Deno.mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+  const file = await Deno.open(`${stateDir}/${name}.lock`, { create: true, write: true });
+  try {
+    await file.lock(true);
+    return await fn();
+  } finally {
+    file.close();
+  }
+}

@@ -1,0 +1,103 @@
+import { parseNetConf } from "../cni/config.ts";
+import { readCniEnv } from "../cni/env.ts";
+import { CniError, ErrorCode, toCniError } from "../cni/errors.ts";
+import type { PluginIo } from "../cni/io.ts";
+import { formatResult } from "../cni/result.ts";
+import {
+  CURRENT_VERSION,
+  negotiateVersion,
+  requireVersionFor,
+  versionInfo,
+} from "../cni/version.ts";
+import { Logger } from "../log.ts";
+import { cmdAdd } from "./add.ts";
+import { cmdCheck } from "./check.ts";
+import type { Backend, CommandContext } from "./context.ts";
+import { cmdDel } from "./del.ts";
+import { cmdGc } from "./gc.ts";
+import { noBackend } from "./no_backend.ts";
+import { cmdStatus } from "./status.ts";
+
+/** Picks the backend a config asks for. */
+export type BackendFactory = (ctx: Omit<CommandContext, "backend">) => Backend;
+
+/**
+ * One CNI invocation: validate the environment, negotiate the version, parse the config, run the
+ * command, print the result, or print the error JSON and return a non-zero exit code.
+ */
+export async function runPlugin(io: PluginIo, bagpipeBackend: BackendFactory): Promise<number> {
+  const started = performance.now();
+  let version: string = CURRENT_VERSION;
+  const log = new Logger({
+    command: io.getenv("CNI_COMMAND"),
+    containerId: io.getenv("CNI_CONTAINERID"),
+    ifname: io.getenv("CNI_IFNAME"),
+  });
+  try {
+    const env = readCniEnv(io.getenv);
+    if (env.command === "VERSION") {
+      io.writeStdout(JSON.stringify(versionInfo()));
+      return 0;
+    }
+    const stdin = await io.readStdin();
+    let raw: Record<string, unknown>;
+    try {
+      raw = JSON.parse(stdin);
+    } catch (e) {
+      throw new CniError(
+        ErrorCode.DecodeFailure,
+        "failed to decode network configuration",
+        (e as Error).message,
+      );
+    }
+    if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
+      throw new CniError(
+        ErrorCode.DecodeFailure,
+        "failed to decode network configuration",
+        "not a JSON object",
+      );
+    }
+    const negotiated = negotiateVersion(raw.cniVersion);
+    version = negotiated;
+    requireVersionFor(env.command, negotiated);
+    const conf = parseNetConf(stdin);
+    log.setFile(conf.logFile);
+    const base = { env, conf, rawConf: raw, version: negotiated, log };
+    const ctx: CommandContext = {
+      ...base,
+      backend: conf.backend === "none" ? noBackend : bagpipeBackend(base),
+    };
+    switch (env.command) {
+      case "ADD": {
+        const result = await cmdAdd(ctx);
+        io.writeStdout(JSON.stringify(formatResult(result, negotiated)));
+        break;
+      }
+      case "DEL":
+        await cmdDel(ctx);
+        break;
+      case "CHECK":
+        await cmdCheck(ctx);
+        break;
+      case "STATUS":
+        await cmdStatus(ctx);
+        break;
+      case "GC":
+        await cmdGc(ctx);
+        break;
+    }
+    log.info("done", { ms: Math.round(performance.now() - started) });
+    return 0;
+  } catch (e) {
+    const err = toCniError(e);
+    log.error(err.message, {
+      code: err.code,
+      details: err.details,
+      ms: Math.round(performance.now() - started),
+    });
+    const out: Record<string, unknown> = { cniVersion: version, code: err.code, msg: err.message };
+    if (err.details) out.details = err.details;
+    io.writeStdout(JSON.stringify(out));
+    return 1;
+  }
+}

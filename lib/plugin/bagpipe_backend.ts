@@ -109,6 +109,7 @@ export class BagpipeBackend implements Backend {
           });
           return;
         case "rejected":
+          if (e.status !== 400) throw toCni(e); // refused before sending: a bug on our side
           // 400 "not plugged yet" / "could not be found": the endpoint is already gone.
           this.#log.info("daemon had no such endpoint", { detail: e.detail });
           return;

@@ -1,3 +1,5 @@
+import { CniError, ErrorCode } from "../cni/errors.ts";
+
 /**
  * What DEL, CHECK, GC and resync need about a pod's attachment, recorded at ADD time so that they
  * work after the pod's netns is gone or the daemon forgot everything (it keeps nothing across a
@@ -40,11 +42,15 @@ function recordPath(dir: string, containerId: string, ifname: string): string {
  * never sees half a record.
  */
 export function saveAttachment(dir: string, record: AttachmentRecord): void {
-  Deno.mkdirSync(dir, { recursive: true, mode: 0o700 });
   const path = recordPath(dir, record.containerId, record.ifname);
   const tmp = `${path}.${Deno.pid}.tmp`;
-  Deno.writeTextFileSync(tmp, JSON.stringify(record, null, 1) + "\n", { mode: 0o600 });
-  Deno.renameSync(tmp, path);
+  try {
+    Deno.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    Deno.writeTextFileSync(tmp, JSON.stringify(record, null, 1) + "\n", { mode: 0o600 });
+    Deno.renameSync(tmp, path);
+  } catch (e) {
+    throw new CniError(ErrorCode.IoFailure, `failed to write attachment record ${path}`, (e as Error).message);
+  }
 }
 
 /** Reads a record; undefined when there is none. */

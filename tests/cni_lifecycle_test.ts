@@ -54,16 +54,38 @@ Deno.test("ADD → result → kernel state → CHECK → DEL → nothing left, f
         assert.deepEqual(result.routes, [{ dst: "0.0.0.0/0", gw: "10.27.0.1" }]);
 
         // What the kernel really has inside the pod.
-        const [link] = await ipJson<Link>("-n", netns.split("/").at(-1)!, "addr", "show", "dev", "eth0");
+        const [link] = await ipJson<Link>(
+          "-n",
+          netns.split("/").at(-1)!,
+          "addr",
+          "show",
+          "dev",
+          "eth0",
+        );
         assert.ok(link, "eth0 exists in the pod netns");
         assert.equal(link.address, pod!.mac);
         assert.equal(link.mtu, 1450);
         assert.ok(link.flags.includes("UP"));
-        const v4 = link.addr_info.filter((a) => a.family === "inet").map((a) => `${a.local}/${a.prefixlen}`);
+        const v4 = link.addr_info.filter((a) => a.family === "inet").map((a) =>
+          `${a.local}/${a.prefixlen}`
+        );
         assert.deepEqual(v4, [result.ips[0]!.address]);
-        const routes = await ipJson<{ dst: string; gateway?: string }>("-n", netns.split("/").at(-1)!, "route", "show", "default");
+        const routes = await ipJson<{ dst: string; gateway?: string }>(
+          "-n",
+          netns.split("/").at(-1)!,
+          "route",
+          "show",
+          "default",
+        );
         assert.deepEqual(routes.map((r) => r.gateway), ["10.27.0.1"]);
-        const arpNotify = await ip("netns", "exec", netns.split("/").at(-1)!, "sysctl", "-n", "net.ipv4.conf.eth0.arp_notify");
+        const arpNotify = await ip(
+          "netns",
+          "exec",
+          netns.split("/").at(-1)!,
+          "sysctl",
+          "-n",
+          "net.ipv4.conf.eth0.arp_notify",
+        );
         assert.equal(arpNotify.trim(), "1");
         // The host end exists in the node, is up, and is the pod end's peer.
         const [hostLink] = await ipJson<Link>("-n", node.netns, "link", "show", "dev", host!.name);
@@ -87,7 +109,12 @@ Deno.test("ADD → result → kernel state → CHECK → DEL → nothing left, f
         assert.deepEqual(await node.links(), linksBefore);
         assert.deepEqual(node.leases(), []);
         assert.deepEqual(node.records(), []);
-        assert.deepEqual(await ipJson("-n", netns.split("/").at(-1)!, "link", "show", "dev", "eth0").catch(() => []), []);
+        assert.deepEqual(
+          await ipJson("-n", netns.split("/").at(-1)!, "link", "show", "dev", "eth0").catch(
+            () => [],
+          ),
+          [],
+        );
 
         const again = await node.exec("DEL", conf, env);
         assert.equal(again.code, 0, "a repeated DEL succeeds");
@@ -101,16 +128,36 @@ Deno.test("ADD → result → kernel state → CHECK → DEL → nothing left, f
 Deno.test("CHECK reports drift: missing address, route, MAC change, host veth gone", async (t) => {
   const node = await TestNode.create("drift");
   try {
-    const cases: { name: string; drift: (podNs: string, hostVeth: string) => Promise<unknown>; expect: RegExp }[] = [
-      { name: "address removed", drift: (ns) => ip("-n", ns, "addr", "flush", "dev", "eth0"), expect: /address 10\.27\.2\.\d+\/16/ },
-      { name: "default route removed", drift: (ns) => ip("-n", ns, "route", "del", "default"), expect: /route 0\.0\.0\.0\/0 via 10\.27\.0\.1/ },
+    const cases: {
+      name: string;
+      drift: (podNs: string, hostVeth: string) => Promise<unknown>;
+      expect: RegExp;
+    }[] = [
+      {
+        name: "address removed",
+        drift: (ns) => ip("-n", ns, "addr", "flush", "dev", "eth0"),
+        expect: /address 10\.27\.2\.\d+\/16/,
+      },
+      {
+        name: "default route removed",
+        drift: (ns) => ip("-n", ns, "route", "del", "default"),
+        expect: /route 0\.0\.0\.0\/0 via 10\.27\.0\.1/,
+      },
       {
         name: "MAC changed",
         drift: (ns) => ip("-n", ns, "link", "set", "eth0", "address", "02:00:00:00:00:99"),
         expect: /MAC is 02:00:00:00:00:99/,
       },
-      { name: "interface down", drift: (ns) => ip("-n", ns, "link", "set", "eth0", "down"), expect: /down/ },
-      { name: "host veth deleted", drift: (_ns, host) => ip("-n", node.netns, "link", "del", host), expect: /interface "eth0"|host veth/ },
+      {
+        name: "interface down",
+        drift: (ns) => ip("-n", ns, "link", "set", "eth0", "down"),
+        expect: /down/,
+      },
+      {
+        name: "host veth deleted",
+        drift: (_ns, host) => ip("-n", node.netns, "link", "del", host),
+        expect: /interface "eth0"|host veth/,
+      },
     ];
     for (const c of cases) {
       await t.step(c.name, async () => {
@@ -121,7 +168,11 @@ Deno.test("CHECK reports drift: missing address, route, MAC change, host veth go
         assert.equal(add.code, 0, add.stdout);
         const prevResult = add.json!;
         const hostVeth = (prevResult.interfaces as { name: string }[])[0]!.name;
-        assert.equal((await node.exec("CHECK", { ...conf, prevResult }, env)).code, 0, "CHECK passes before the drift");
+        assert.equal(
+          (await node.exec("CHECK", { ...conf, prevResult }, env)).code,
+          0,
+          "CHECK passes before the drift",
+        );
         await c.drift(netns.split("/").at(-1)!, hostVeth);
         const check = await node.exec("CHECK", { ...conf, prevResult }, env);
         assert.equal(check.code, 1);
@@ -148,7 +199,11 @@ Deno.test("DEL succeeds and releases everything when the pod netns is already go
     node.pods.pop();
     const del = await node.exec("DEL", conf, env);
     assert.equal(del.code, 0, del.stdout);
-    const delNoNetns = await node.exec("DEL", conf, { containerId: "gone-1", ifname: "eth0", netns: "" });
+    const delNoNetns = await node.exec("DEL", conf, {
+      containerId: "gone-1",
+      ifname: "eth0",
+      netns: "",
+    });
     assert.equal(delNoNetns.code, 0, "DEL without CNI_NETNS succeeds");
     assert.deepEqual(node.leases(), []);
     assert.deepEqual(node.records(), []);
@@ -182,7 +237,12 @@ Deno.test("a conflist chain: bagpipe then tuning, prevResult handed on, CHECK an
     const netns = await node.addPod();
     const env = { containerId: "chain-1", netns, ifname: "eth0" };
     const ours = node.config({ cniVersion: "1.0.0" });
-    const tuning = { cniVersion: "1.0.0", name: "testnet", type: "tuning", sysctl: { "net.ipv4.conf.eth0.accept_redirects": "0" } };
+    const tuning = {
+      cniVersion: "1.0.0",
+      name: "testnet",
+      type: "tuning",
+      sysctl: { "net.ipv4.conf.eth0.accept_redirects": "0" },
+    };
 
     const add1 = await node.exec("ADD", ours, env);
     assert.equal(add1.code, 0, add1.stdout);
@@ -217,13 +277,25 @@ Deno.test("as a chained plugin, ADD extends the previous plugin's result", async
       ips: [{ address: "192.0.2.9/32", interface: 0 }],
       dns: { nameservers: ["192.0.2.53"] },
     };
-    const add = await node.exec("ADD", { ...node.config({ cniVersion: "1.0.0" }), prevResult }, env);
+    const add = await node.exec(
+      "ADD",
+      { ...node.config({ cniVersion: "1.0.0" }), prevResult },
+      env,
+    );
     assert.equal(add.code, 0, add.stdout);
-    const r = add.json as { interfaces: { name: string }[]; ips: { address: string; interface: number }[]; dns: unknown };
+    const r = add.json as {
+      interfaces: { name: string }[];
+      ips: { address: string; interface: number }[];
+      dns: unknown;
+    };
     assert.deepEqual(r.interfaces.map((i) => i.name).slice(0, 1), ["lo0"]);
     assert.equal(r.interfaces.length, 3);
     assert.equal(r.ips[0]!.address, "192.0.2.9/32");
-    assert.equal(r.ips[1]!.interface, 2, "our address points at our pod interface after the previous ones");
+    assert.equal(
+      r.ips[1]!.interface,
+      2,
+      "our address points at our pod interface after the previous ones",
+    );
     assert.deepEqual(r.dns, { nameservers: ["192.0.2.53"] });
     assert.equal((await node.exec("DEL", node.config({ cniVersion: "1.0.0" }), env)).code, 0);
   } finally {
@@ -236,13 +308,21 @@ Deno.test("16 concurrent ADDs then 16 concurrent DELs on one node do not interfe
   try {
     const conf = node.config();
     const pods = await Promise.all(Array.from({ length: 16 }, () => node.addPod()));
-    const adds = await Promise.all(pods.map((netns, i) => node.exec("ADD", conf, { containerId: `par-${i}`, netns, ifname: "eth0" })));
+    const adds = await Promise.all(
+      pods.map((netns, i) =>
+        node.exec("ADD", conf, { containerId: `par-${i}`, netns, ifname: "eth0" })
+      ),
+    );
     for (const add of adds) assert.equal(add.code, 0, add.stdout + add.stderr);
     const addresses = adds.map((a) => (a.json!.ips as { address: string }[])[0]!.address);
     assert.equal(new Set(addresses).size, 16, "every pod has its own address");
     assert.equal(node.leases().length, 16);
     assert.equal((await node.links()).length, 17);
-    const dels = await Promise.all(pods.map((netns, i) => node.exec("DEL", conf, { containerId: `par-${i}`, netns, ifname: "eth0" })));
+    const dels = await Promise.all(
+      pods.map((netns, i) =>
+        node.exec("DEL", conf, { containerId: `par-${i}`, netns, ifname: "eth0" })
+      ),
+    );
     for (const del of dels) assert.equal(del.code, 0, del.stdout);
     assert.deepEqual(node.leases(), []);
     assert.deepEqual(await node.links(), ["lo"]);

@@ -19,7 +19,11 @@ const cases: FailureCase[] = [
     name: "IPAM fails (range exhausted): nothing was created",
     arrange: async (node, podNs) => {
       const conf = node.config({}, { rangeStart: "10.27.9.1", rangeEnd: "10.27.9.1" });
-      const first = await node.exec("ADD", conf, { containerId: "holder", netns: podNs, ifname: "eth9" });
+      const first = await node.exec("ADD", conf, {
+        containerId: "holder",
+        netns: podNs,
+        ifname: "eth9",
+      });
       assert.equal(first.code, 0, first.stdout);
       return conf;
     },
@@ -29,7 +33,18 @@ const cases: FailureCase[] = [
   {
     name: "veth creation fails (the pod already has eth0): the lease is released",
     arrange: async (node, podNs) => {
-      await ip("-n", podNs.split("/").at(-1)!, "link", "add", "eth0", "type", "veth", "peer", "name", "eth0peer");
+      await ip(
+        "-n",
+        podNs.split("/").at(-1)!,
+        "link",
+        "add",
+        "eth0",
+        "type",
+        "veth",
+        "peer",
+        "name",
+        "eth0peer",
+      );
       return node.config();
     },
     code: 100,
@@ -37,7 +52,8 @@ const cases: FailureCase[] = [
   },
   {
     name: "pod addressing fails (IPAM route via an unreachable gateway): veth and lease undone",
-    arrange: (node) => Promise.resolve(node.config({}, { routes: [{ dst: "192.0.2.0/24", gw: "198.51.100.1" }] })),
+    arrange: (node) =>
+      Promise.resolve(node.config({}, { routes: [{ dst: "192.0.2.0/24", gw: "198.51.100.1" }] })),
     code: 100,
     msg: /route add 192\.0\.2\.0\/24 via 198\.51\.100\.1.*Nexthop has invalid gateway/,
   },
@@ -52,7 +68,14 @@ const cases: FailureCase[] = [
   },
   {
     name: "the daemon is unreachable at attach: code 11, everything undone",
-    arrange: (node) => Promise.resolve(node.config({ backend: "bagpipe", bagpipeUrl: "http://127.0.0.1:1", bagpipeTimeoutMs: 2000 })),
+    arrange: (node) =>
+      Promise.resolve(
+        node.config({
+          backend: "bagpipe",
+          bagpipeUrl: "http://127.0.0.1:1",
+          bagpipeTimeoutMs: 2000,
+        }),
+      ),
     code: 11,
     msg: /daemon unreachable/,
   },
@@ -68,7 +91,11 @@ Deno.test("a failure at each ADD step leaves no lease, link or record behind", a
         const leases = node.leases(), links = await node.links(), records = node.records();
         const podLinks = await ip("-n", podNs.split("/").at(-1)!, "-br", "link");
 
-        const add = await node.exec("ADD", conf, { containerId: "victim", netns: podNs, ifname: "eth0" });
+        const add = await node.exec("ADD", conf, {
+          containerId: "victim",
+          netns: podNs,
+          ifname: "eth0",
+        });
         assert.notEqual(add.code, 0);
         assert.equal(add.json?.code, c.code, add.stdout);
         assert.match(String(add.json?.msg), c.msg);
@@ -77,7 +104,11 @@ Deno.test("a failure at each ADD step leaves no lease, link or record behind", a
         assert.deepEqual(node.leases(), leases, "leases unchanged");
         assert.deepEqual(await node.links(), links, "node links unchanged");
         assert.deepEqual(node.records(), records, "records unchanged");
-        assert.equal(await ip("-n", podNs.split("/").at(-1)!, "-br", "link"), podLinks, "pod links unchanged");
+        assert.equal(
+          await ip("-n", podNs.split("/").at(-1)!, "-br", "link"),
+          podLinks,
+          "pod links unchanged",
+        );
       });
     }
   } finally {

@@ -26,7 +26,9 @@ async function missing(packages: string[]): Promise<string[]> {
     stderr: "null",
   }).output();
   const installed = new Set(
-    new TextDecoder().decode(out.stdout).split("\n").filter((l) => l.endsWith(" installed")).map((l) => l.split(" ")[0]),
+    new TextDecoder().decode(out.stdout).split("\n").filter((l) => l.endsWith(" installed")).map((
+      l,
+    ) => l.split(" ")[0]),
   );
   return packages.filter((p) => !installed.has(p));
 }

@@ -1,5 +1,4 @@
-import { parseArgs } from "node:util";
-import { fileURLToPath } from "node:url";
+import { parseCliArgs } from "./args.ts";
 import { atomicCopy, atomicWrite } from "./atomic_write.ts";
 
 /** The plugin's CNI type, and so its file name in the CNI bin dir. */
@@ -16,7 +15,9 @@ export function launcherLine(denoPath: string, cacheDir: string): string {
 
 /** The bundle this process runs from, or undefined when it runs from source. */
 function runningBundle(): string | undefined {
-  const main = Deno.mainModule.startsWith("file:") ? fileURLToPath(Deno.mainModule) : undefined;
+  const main = Deno.mainModule.startsWith("file:")
+    ? decodeURIComponent(new URL(Deno.mainModule).pathname)
+    : undefined;
   return main && !main.endsWith(".ts") ? main : undefined;
 }
 
@@ -25,8 +26,8 @@ function runningBundle(): string | undefined {
  * DIR/bagpipe-deno (the runtime), each replaced atomically; the runtime first, so the plugin never
  * points at a runtime that is not there yet.
  */
-export function installCommand(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
+export async function installCommand(argv: string[]): Promise<number> {
+  const { values } = await parseCliArgs({
     args: argv,
     options: {
       "cni-bin-dir": { type: "string" },
@@ -40,14 +41,14 @@ export function installCommand(argv: string[]): Promise<number> {
     console.error(
       "bagpipe-cni install: --cni-bin-dir needs an absolute directory, e.g. /opt/cni/bin",
     );
-    return Promise.resolve(2);
+    return 2;
   }
   const bundle = values.bundle ?? runningBundle();
   if (!bundle) {
     console.error(
       "bagpipe-cni install: run it from the bundle (deno task build; deno run -A dist/bagpipe-cni.js install ...) or pass --bundle",
     );
-    return Promise.resolve(2);
+    return 2;
   }
   const code = Deno.readTextFileSync(bundle).replace(/^#!.*\n/, "");
   Deno.mkdirSync(binDir, { recursive: true });
@@ -60,5 +61,5 @@ export function installCommand(argv: string[]): Promise<number> {
     0o755,
   );
   console.log(`installed ${binDir}/${PLUGIN_TYPE} (runtime ${deno})`);
-  return Promise.resolve(0);
+  return 0;
 }

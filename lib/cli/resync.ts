@@ -1,4 +1,4 @@
-import { parseArgs } from "node:util";
+import { parseCliArgs } from "./args.ts";
 import { toCniError } from "../cni/errors.ts";
 import { Logger } from "../log.ts";
 import { BagpipeBackend } from "../plugin/bagpipe_backend.ts";
@@ -9,7 +9,7 @@ import { listAttachments } from "../state/attachments.ts";
  * nothing across a restart). Safe to run at any time, e.g. from the daemon's post-start hook.
  */
 export async function resyncCommand(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
+  const { values } = await parseCliArgs({
     args: argv,
     options: {
       "state-dir": { type: "string", default: "/var/lib/cni/bagpipe" },

@@ -40,8 +40,17 @@ export async function cmdAdd(ctx: CommandContext): Promise<Result> {
     throw new CniError(ErrorCode.InvalidEnvironment, `CNI_NETNS "${env.netns}" does not exist`);
   }
   const rollback = new Rollback();
+  // Milliseconds per step, logged with the result: where a slow pod start went.
+  const steps: Record<string, number> = {};
+  let mark = performance.now();
+  const lap = (step: string) => {
+    const now = performance.now();
+    steps[step] = Math.round((now - mark) * 10) / 10;
+    mark = now;
+  };
   try {
     const ipam = await ipamAdd(ctx);
+    lap("ipam");
     rollback.push(`IPAM lease (${conf.ipam.type})`, () => ipamDel(ctx));
     const primary = ipam.ips.find((ip) => !isIpv6(ip.address)) ?? ipam.ips[0];
     if (!primary) {
@@ -61,12 +70,14 @@ export async function cmdAdd(ctx: CommandContext): Promise<Result> {
     }
     await createVeth({ hostVeth, ifname: env.ifname, podMac, netns: env.netns, mtu: conf.mtu });
     rollback.push(`veth "${hostVeth}"`, () => deleteLink(hostVeth));
+    lap("veth");
 
     const routes = podRoutes(ipam);
     await configurePodInterface(env.netns, env.ifname, {
       addresses: ipam.ips.map((ip) => ip.address),
       routes,
     });
+    lap("address");
 
     const record: AttachmentRecord = {
       containerId: env.containerId,
@@ -103,6 +114,7 @@ export async function cmdAdd(ctx: CommandContext): Promise<Result> {
     const identity = await ctx.backend.attach(record);
     if (identity !== undefined) {
       saveAttachment(conf.stateDir, { ...record, daemonIdentity: identity });
+      lap("attach");
     }
     rollback.commit();
 
@@ -115,7 +127,13 @@ export async function cmdAdd(ctx: CommandContext): Promise<Result> {
       routes,
       dns: ipam.dns,
     };
-    log.info("added", { hostVeth, mac: podMac, ips: record.ips, instance: conf.vpnInstanceId });
+    log.info("added", {
+      hostVeth,
+      mac: podMac,
+      ips: record.ips,
+      instance: conf.vpnInstanceId,
+      steps,
+    });
     return chainAfterPrevious(ctx, result);
   } catch (e) {
     const undoFailures = await rollback.unwind();

@@ -40,6 +40,7 @@ export async function runPlugin(io: PluginIo, bagpipeBackend: BackendFactory): P
       return 0;
     }
     const stdin = await io.readStdin();
+    const stdinMs = performance.now() - started;
     let raw: Record<string, unknown>;
     try {
       raw = JSON.parse(stdin);
@@ -86,7 +87,12 @@ export async function runPlugin(io: PluginIo, bagpipeBackend: BackendFactory): P
         await cmdGc(ctx);
         break;
     }
-    log.info("done", { ms: Math.round(performance.now() - started) });
+    // performance.now() counts from the runtime's start: `startupMs` is what loading us cost.
+    log.info("done", {
+      ms: Math.round(performance.now() - started),
+      startupMs: Math.round(started),
+      stdinMs: Math.round(stdinMs),
+    });
     return 0;
   } catch (e) {
     const err = toCniError(e);

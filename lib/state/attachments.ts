@@ -49,7 +49,11 @@ export function saveAttachment(dir: string, record: AttachmentRecord): void {
     Deno.writeTextFileSync(tmp, JSON.stringify(record, null, 1) + "\n", { mode: 0o600 });
     Deno.renameSync(tmp, path);
   } catch (e) {
-    throw new CniError(ErrorCode.IoFailure, `failed to write attachment record ${path}`, (e as Error).message);
+    throw new CniError(
+      ErrorCode.IoFailure,
+      `failed to write attachment record ${path}`,
+      (e as Error).message,
+    );
   }
 }
 

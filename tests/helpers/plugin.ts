@@ -39,7 +39,16 @@ export async function execPlugin(
   stdin: unknown,
 ): Promise<PluginRun> {
   const vars = Object.entries(env).map(([k, v]) => `${k}=${v}`);
-  const out = await run("ip", ["netns", "exec", nodeNetns, "env", "-i", "PATH=/usr/sbin:/usr/bin:/sbin:/bin", ...vars, binary], {
+  const out = await run("ip", [
+    "netns",
+    "exec",
+    nodeNetns,
+    "env",
+    "-i",
+    "PATH=/usr/sbin:/usr/bin:/sbin:/bin",
+    ...vars,
+    binary,
+  ], {
     stdin: typeof stdin === "string" ? stdin : JSON.stringify(stdin),
   });
   let json: Record<string, unknown> | undefined;
@@ -109,7 +118,10 @@ export class TestNode {
   }
 
   /** A network config for this node: host-local on 10.27.0.0/16, state and logs in the temp dir. */
-  config(overrides: Record<string, unknown> = {}, ipamOverrides: Record<string, unknown> = {}): Record<string, unknown> {
+  config(
+    overrides: Record<string, unknown> = {},
+    ipamOverrides: Record<string, unknown> = {},
+  ): Record<string, unknown> {
     return {
       cniVersion: "1.1.0",
       name: "testnet",
@@ -152,7 +164,9 @@ export class TestNode {
     try {
       for (const net of Deno.readDirSync(this.ipamDir)) {
         for (const f of Deno.readDirSync(`${this.ipamDir}/${net.name}`)) {
-          if (/^[0-9a-f.:]+$/.test(f.name) && f.name.includes(".")) out.push(`${net.name}/${f.name}`);
+          if (/^[0-9a-f.:]+$/.test(f.name) && f.name.includes(".")) {
+            out.push(`${net.name}/${f.name}`);
+          }
         }
       }
     } catch {
@@ -169,7 +183,9 @@ export class TestNode {
   /** Attachment records in the state dir. */
   records(): string[] {
     try {
-      return [...Deno.readDirSync(this.stateDir)].map((e) => e.name).filter((n) => n.endsWith(".json") && n.includes("@")).sort();
+      return [...Deno.readDirSync(this.stateDir)].map((e) => e.name).filter((n) =>
+        n.endsWith(".json") && n.includes("@")
+      ).sort();
     } catch {
       return [];
     }

@@ -274,20 +274,31 @@ Deno.test({
 });
 
 Deno.test({
-  name: "fabric daemons can run without an Established peer and restart with a new /ping",
+  name: "fabric daemons run without an Established peer, stop, and restart with a new /ping",
   ignore: !CAN_RUN_FABRIC,
   async fn() {
-    const f = await startFabric({ nodes: 1 });
+    // python3 is the api() client where curl is missing: run this fabric with it.
+    const f = await startFabric({ nodes: 1, httpTool: "python3" });
     let pids: number[] = [];
     try {
       const [node] = f.nodes;
+      assert.equal(f.httpTool, "python3");
       const before = (await f.api(node, "GET", "/ping")).text;
+      assert.match(before, /^\d+$/);
+      const bad = await f.api(node, "POST", "/attach_localport", { vpn_type: "evpn" });
+      assert.equal(bad.status, 400);
+      assert.match(JSON.stringify(bad.body), /Missing parameter/);
       await f.stopReflector();
       await pollUntil({ what: "the session to drop", timeoutMs: 5000 }, async () => {
         const peers = parseBgpPeers((await f.api(node, "GET", "/looking-glass/bgp/peers")).body);
         return allEstablished(peers) ? undefined : peers;
       });
-      const after = await f.restartDaemon(node);
+      assert.equal((await f.stopDaemon(node)).endedBy, "SIGTERM");
+      await assert.rejects(
+        f.api(node, "GET", "/ping"),
+        /GET http:\/\/127\.0\.0\.1:8082\/ping in netns ".*-n1" got no HTTP answer/,
+      );
+      const after = await f.startDaemon(node);
       assert.notEqual(after, before, "/ping value must change with a new daemon process");
       await assert.rejects(
         f.waitEstablished(node, 500),

@@ -4,7 +4,8 @@ export async function tailFile(path: string, lines = 25): Promise<string> {
   try {
     text = await Deno.readTextFile(path);
   } catch (error) {
-    return `(no log at ${path}: ${(error as Error).message})`;
+    if (error instanceof Deno.errors.NotFound) return `(no log at ${path})`;
+    return `(cannot read log ${path}: ${(error as Error).message})`;
   }
   const all = text.trimEnd().split("\n");
   const tail = all.slice(-lines).map((line) => line.slice(0, 400));

@@ -46,8 +46,13 @@ export async function netnsExists(name: string): Promise<boolean> {
   }
 }
 
-/** The names of all named netns, from `ip netns list`. */
+/** The names of all named netns (read from /run/netns: `ip netns list` fails while others delete). */
 export async function listNetns(): Promise<string[]> {
-  const { stdout } = await runChecked(["ip", "netns", "list"]);
-  return stdout.split("\n").map((line) => line.split(" ")[0]).filter((name) => name !== "");
+  const names: string[] = [];
+  try {
+    for await (const entry of Deno.readDir(NETNS_DIR)) names.push(entry.name);
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  }
+  return names.sort();
 }

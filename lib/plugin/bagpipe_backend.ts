@@ -32,9 +32,16 @@ export class BagpipeBackend implements Backend {
   #stateDir: string;
   #log: Logger;
 
-  constructor(url: string, timeoutMs: number, stateDir: string, log: Logger) {
+  /** `fetch` replaces the global one (tests inject a fake daemon). */
+  constructor(
+    url: string,
+    timeoutMs: number,
+    stateDir: string,
+    log: Logger,
+    fetch?: typeof globalThis.fetch,
+  ) {
     this.#url = url;
-    this.#client = new BagpipeClient(url, { timeoutMs });
+    this.#client = new BagpipeClient(url, { timeoutMs, fetch });
     this.#stateDir = stateDir;
     this.#log = log;
   }

@@ -3,6 +3,8 @@ const which = Deno.args[0] ?? "all";
 if (which === "add" || which === "all") {
   const { benchAdd } = await import("./add.ts");
   await benchAdd();
+  const { benchAttach } = await import("./attach.ts");
+  await benchAttach();
 }
 if (which === "verify" || which === "all") {
   const { benchVerify } = await import("./verify.ts");

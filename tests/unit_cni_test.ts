@@ -476,6 +476,9 @@ Deno.test({
       "instances apart",
     );
     assert.ok(hostVethFor("net1", "10.27.2.1/16").length <= 15);
+    assert.equal(tempVethFor("ctr1", "eth0").length, 15);
+    assert.notEqual(tempVethFor("ctr1", "eth0"), tempVethFor("ctr1", "eth1"));
+    assert.match(tempVethFor("ctr1", "eth0"), /^bt[0-9a-f]{13}$/, "never a final (bc…) name");
     assert.equal(bridgeNameFor("abcdefgh"), "evpn---abcdefgh");
     assert.equal(vxlanNameFor("abcdefgh"), "vxlan--abcdefgh");
     assert.equal(bridgeNameFor("abcdefghij").length, 15);

@@ -3,11 +3,11 @@ import type { ResultRoute } from "../cni/result.ts";
 import { ipIn, netnsName } from "./netns.ts";
 import { lastLine, run } from "./run.ts";
 
-/** What the pod's veth pair looks like. */
+/** What the pod's veth pair looks like before it has an address. */
 export interface VethSpec {
+  /** The host end's name while IPAM runs (the final name depends on the address). */
   hostVeth: string;
   ifname: string;
-  podMac: string;
   netns: string;
   mtu: number;
 }
@@ -36,16 +36,15 @@ export function batchFailure(lines: string[], stderr: string, code: number): str
 
 /**
  * Creates the veth pair with the container end made directly inside the pod's netns (never
- * moved), brings the host end up, and turns on arp_notify in the pod so that bringing the
- * interface up announces its address. One `ip` process does all of it.
+ * moved), both ends down, and turns on arp_notify in the pod so that bringing the interface up
+ * later announces its address. One `ip` process does all of it; it runs while IPAM works.
  */
 export async function createVeth(spec: VethSpec): Promise<void> {
-  const { hostVeth, ifname, podMac, netns, mtu } = spec;
+  const { hostVeth, ifname, netns, mtu } = spec;
   const arpNotify = `net.ipv4.conf.${ifname.replaceAll(".", "/")}.arp_notify=1`;
   const name = netnsName(netns);
   const lines = [
-    `link add ${hostVeth} mtu ${mtu} type veth peer name ${ifname} mtu ${mtu} address ${podMac} netns ${netns}`,
-    `link set ${hostVeth} up`,
+    `link add ${hostVeth} mtu ${mtu} type veth peer name ${ifname} mtu ${mtu} netns ${netns}`,
   ];
   if (name) lines.push(`netns exec ${name} sysctl -qw ${arpNotify}`);
   await ipBatch(
@@ -58,14 +57,24 @@ export async function createVeth(spec: VethSpec): Promise<void> {
     if (out.code !== 0) {
       throw new CniError(
         ErrorCode.LinkSetupFailed,
-        `failed to set arp_notify on "${ifname}": ${lastLine(out.stderr)}`,
+        `failed to set arp_notify on "${ifname}" in netns "${netns}": ${lastLine(out.stderr)}`,
       );
     }
   }
 }
 
-/** The pod side's layer 3: addresses, then link up (so arp_notify announces them), then routes. */
+/** Gives the host end its final name (a link must be down to be renamed) and brings it up. */
+export async function renameAndUp(from: string, to: string): Promise<void> {
+  await ipBatch(
+    ["ip", []],
+    [`link set ${from} name ${to}`, `link set ${to} up`],
+    `rename "${from}" to "${to}"`,
+  );
+}
+
+/** The pod side: MAC, addresses, then link up (so arp_notify announces them), then routes. */
 export interface PodL3 {
+  mac: string;
   addresses: string[];
   routes: ResultRoute[];
 }
@@ -76,7 +85,7 @@ export async function configurePodInterface(
   ifname: string,
   l3: PodL3,
 ): Promise<void> {
-  const lines: string[] = [];
+  const lines: string[] = [`link set ${ifname} address ${l3.mac}`];
   for (const address of l3.addresses) {
     // The MAC is unique on the fabric, so IPv6 duplicate address detection only delays the pod.
     lines.push(`addr add ${address} dev ${ifname}${address.includes(":") ? " nodad" : ""}`);

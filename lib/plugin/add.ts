@@ -1,8 +1,14 @@
 import { CniError, ErrorCode } from "../cni/errors.ts";
 import { isIpv6, parseResult, type Result, type ResultRoute } from "../cni/result.ts";
 import { netnsExists } from "../net/netns.ts";
-import { hostVethFor, podMacFor } from "../net/names.ts";
-import { configurePodInterface, createVeth, deleteLink, linkExists } from "../net/veth.ts";
+import { hostVethFor, podMacFor, tempVethFor } from "../net/names.ts";
+import {
+  configurePodInterface,
+  createVeth,
+  deleteLink,
+  linkExists,
+  renameAndUp,
+} from "../net/veth.ts";
 import { type AttachmentRecord, removeAttachment, saveAttachment } from "../state/attachments.ts";
 import type { CommandContext } from "./context.ts";
 import { ipamAdd, ipamDel } from "./ipam.ts";
@@ -49,9 +55,28 @@ export async function cmdAdd(ctx: CommandContext): Promise<Result> {
     mark = now;
   };
   try {
-    const ipam = await ipamAdd(ctx);
-    lap("ipam");
-    rollback.push(`IPAM lease (${conf.ipam.type})`, () => ipamDel(ctx));
+    // IPAM and the veth pair are independent: make both at once. The host end gets its final
+    // name, which depends on the address, once IPAM has answered.
+    const tempVeth = tempVethFor(env.containerId, env.ifname);
+    if (linkExists(tempVeth)) {
+      log.warn("deleting leftover temporary veth", { tempVeth }); // a killed ADD of this pod
+      await deleteLink(tempVeth);
+    }
+    let hostName = tempVeth;
+    const [ipamDone, vethDone] = await Promise.allSettled([
+      ipamAdd(ctx),
+      createVeth({ hostVeth: tempVeth, ifname: env.ifname, netns: env.netns, mtu: conf.mtu }),
+    ]);
+    if (ipamDone.status === "fulfilled") {
+      rollback.push(`IPAM lease (${conf.ipam.type})`, () => ipamDel(ctx));
+    }
+    if (vethDone.status === "fulfilled") {
+      rollback.push(`veth of ${env.ifname}`, () => deleteLink(hostName));
+    }
+    if (ipamDone.status === "rejected") throw ipamDone.reason;
+    if (vethDone.status === "rejected") throw vethDone.reason;
+    const ipam = ipamDone.value;
+    lap("ipam+veth");
     const primary = ipam.ips.find((ip) => !isIpv6(ip.address)) ?? ipam.ips[0];
     if (!primary) {
       throw new CniError(
@@ -68,15 +93,18 @@ export async function cmdAdd(ctx: CommandContext): Promise<Result> {
       log.warn("deleting leftover host veth", { hostVeth });
       await deleteLink(hostVeth);
     }
-    await createVeth({ hostVeth, ifname: env.ifname, podMac, netns: env.netns, mtu: conf.mtu });
-    rollback.push(`veth "${hostVeth}"`, () => deleteLink(hostVeth));
-    lap("veth");
-
     const routes = podRoutes(ipam);
-    await configurePodInterface(env.netns, env.ifname, {
-      addresses: ipam.ips.map((ip) => ip.address),
-      routes,
-    });
+    const [renamed, addressed] = await Promise.allSettled([
+      renameAndUp(tempVeth, hostVeth),
+      configurePodInterface(env.netns, env.ifname, {
+        mac: podMac,
+        addresses: ipam.ips.map((ip) => ip.address),
+        routes,
+      }),
+    ]);
+    if (renamed.status === "fulfilled") hostName = hostVeth;
+    if (renamed.status === "rejected") throw renamed.reason;
+    if (addressed.status === "rejected") throw addressed.reason;
     lap("address");
 
     const record: AttachmentRecord = {

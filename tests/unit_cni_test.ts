@@ -11,6 +11,7 @@ import {
   gatewayMacFor,
   hostVethFor,
   podMacFor,
+  tempVethFor,
   vxlanNameFor,
 } from "../lib/net/names.ts";
 import { batchFailure } from "../lib/net/veth.ts";

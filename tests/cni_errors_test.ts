@@ -142,7 +142,7 @@ Deno.test("bad environment or config gives a CNI error with the right code and c
         env: base,
         stdin: { ...good, vni: 16777216 },
         code: 7,
-        msg: /vni: must be 1\.\.16777215/,
+        msg: /vni: must be an integer 1\.\.16777215/,
       },
       {
         name: "missing ipam",

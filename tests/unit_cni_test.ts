@@ -195,7 +195,12 @@ Deno.test({
         code: 7,
         msg: /vpnInstanceId/,
       },
-      { name: "VNI zero", conf: { ...base, vni: 0 }, code: 7, msg: /vni: must be at least 1/ },
+      {
+        name: "VNI zero",
+        conf: { ...base, vni: 0 },
+        code: 7,
+        msg: /vni: must be an integer 1\.\.16777215/,
+      },
       {
         name: "stateDir relative",
         conf: { ...base, stateDir: "state" },

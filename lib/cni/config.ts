@@ -16,72 +16,118 @@ export function isRouteTarget(rt: string): boolean {
   return ip !== null && ip.slice(1, 5).every((o) => Number(o) <= 255) && Number(ip[5]) <= 0xffff;
 }
 
-// The seed wrote one route target as a string; a list (or a comma-separated string) is also accepted.
-const routeTargets = z.pipe(
-  z.union([z.string(), z.array(z.string())]),
-  z.transform((v) => (Array.isArray(v) ? v : v.split(",")).map((s) => s.trim()).filter(Boolean)),
-).check(
-  z.refine((list) => list.length > 0, { error: "needs at least one route target" }),
-  z.refine((list) => list.every(isRouteTarget), {
-    error: "each route target must be ASN:NN or IPv4:NN within range, e.g. 64512:90",
-  }),
-);
-
 const INSTANCE_ID = /^[a-zA-Z0-9][a-zA-Z0-9_-]{0,7}$/;
 const NETWORK_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.\-]*$/;
 
+// zod checks the shape; the rules below check values. Every zod check, refine or default is an
+// object built at start-up, and the plugin starts once per pod: the rules are plain code.
+const routeTargetsShape = z.union([z.string(), z.array(z.string())]);
 const netConfSchema = z.looseObject({
   cniVersion: z.optional(z.string()),
-  name: z.string().check(
-    z.regex(NETWORK_NAME, {
-      error: "must start with a letter or digit; letters, digits, _ . - only",
-    }),
-  ),
+  name: z.string(),
   type: z.string(),
-  importrt: routeTargets,
-  exportrt: routeTargets,
-  mtu: z._default(
-    z.number().check(z.int(), z.gte(576, { error: "must be at least 576" }), z.lte(65535)),
-    1450,
-  ),
-  isGateway: z._default(z.boolean(), false),
-  ipMasq: z._default(z.boolean(), false),
-  ipam: z.looseObject({
-    type: z.string().check(z.minLength(1, { error: "names the IPAM plugin" })),
-  }),
-  backend: z._default(z.enum(["bagpipe", "none"]), "bagpipe"),
-  bagpipeUrl: z._default(
-    z.string().check(
-      z.regex(/^http:\/\/[^\s/]+(:\d+)?\/?$/, { error: "must be http://host:port" }),
-    ),
-    "http://127.0.0.1:8082",
-  ),
-  bagpipeTimeoutMs: z._default(z.number().check(z.int(), z.gte(100), z.lte(120_000)), 10_000),
-  vpnInstanceId: z.optional(
-    z.string().check(
-      z.regex(INSTANCE_ID, { error: "must be 1-8 characters: letters, digits, _ or -" }),
-    ),
-  ),
-  vni: z.optional(
-    z.number().check(z.int(), z.gte(1), z.lte(16_777_215, { error: "must be 1..16777215" })),
-  ),
-  advertiseSubnet: z._default(z.boolean(), false),
-  readvertise: z.optional(z.object({ fromRt: routeTargets, toRt: routeTargets })),
-  stateDir: z._default(
-    z.string().check(z.startsWith("/", { error: "must be an absolute path" })),
-    "/var/lib/cni/bagpipe",
-  ),
-  logFile: z._default(
-    z.string().check(z.startsWith("/", { error: "must be an absolute path" })),
-    "/var/log/bagpipe-cni.log",
-  ),
+  importrt: routeTargetsShape,
+  exportrt: routeTargetsShape,
+  mtu: z.optional(z.number()),
+  isGateway: z.optional(z.boolean()),
+  ipMasq: z.optional(z.boolean()),
+  ipam: z.looseObject({ type: z.string() }),
+  backend: z.optional(z.enum(["bagpipe", "none"])),
+  bagpipeUrl: z.optional(z.string()),
+  bagpipeTimeoutMs: z.optional(z.number()),
+  vpnInstanceId: z.optional(z.string()),
+  vni: z.optional(z.number()),
+  advertiseSubnet: z.optional(z.boolean()),
+  readvertise: z.optional(z.object({ fromRt: routeTargetsShape, toRt: routeTargetsShape })),
+  stateDir: z.optional(z.string()),
+  logFile: z.optional(z.string()),
   runtimeConfig: z.optional(z.record(z.string(), z.unknown())),
   args: z.optional(z.record(z.string(), z.unknown())),
   prevResult: z.optional(z.record(z.string(), z.unknown())),
 });
+type RawNetConf = z.infer<typeof netConfSchema>;
+
+/** The seed wrote one route target as a string; a list or a comma-separated string also work. */
+function routeTargetList(value: string | string[]): string[] {
+  return (Array.isArray(value) ? value : value.split(",")).map((s) => s.trim()).filter(Boolean);
+}
+
+/** An integer within [min, max], or why not. */
+function intProblem(value: number, min: number, max: number): string | undefined {
+  if (!Number.isInteger(value)) return "must be an integer";
+  if (value < min) return `must be at least ${min}`;
+  if (value > max) return `must be at most ${max}`;
+  return undefined;
+}
+
+/** Each value rule, as "field: why"; empty when the config is valid. */
+function valueProblems(c: RawNetConf): string[] {
+  const problems: string[] = [];
+  const add = (field: string, why: string | undefined) => why && problems.push(`${field}: ${why}`);
+  if (!NETWORK_NAME.test(c.name)) {
+    add("name", "must start with a letter or digit; letters, digits, _ . - only");
+  }
+  const rts: [string, string | string[]][] = [["importrt", c.importrt], ["exportrt", c.exportrt]];
+  if (c.readvertise) {
+    rts.push(["readvertise.fromRt", c.readvertise.fromRt], [
+      "readvertise.toRt",
+      c.readvertise.toRt,
+    ]);
+  }
+  for (const [field, value] of rts) {
+    const list = routeTargetList(value);
+    if (list.length === 0) add(field, "needs at least one route target");
+    else if (!list.every(isRouteTarget)) {
+      add(field, "each route target must be ASN:NN or IPv4:NN within range, e.g. 64512:90");
+    }
+  }
+  if (c.mtu !== undefined) add("mtu", intProblem(c.mtu, 576, 65535));
+  if (c.ipam.type === "") add("ipam.type", "names the IPAM plugin");
+  if (c.bagpipeUrl !== undefined && !/^http:\/\/[^\s/]+(:\d+)?\/?$/.test(c.bagpipeUrl)) {
+    add("bagpipeUrl", "must be http://host:port");
+  }
+  if (c.bagpipeTimeoutMs !== undefined) {
+    add("bagpipeTimeoutMs", intProblem(c.bagpipeTimeoutMs, 100, 120_000));
+  }
+  if (c.vpnInstanceId !== undefined && !INSTANCE_ID.test(c.vpnInstanceId)) {
+    add("vpnInstanceId", "must be 1-8 characters: letters, digits, _ or -");
+  }
+  if (c.vni !== undefined) {
+    add("vni", intProblem(c.vni, 1, 16_777_215) && "must be an integer 1..16777215");
+  }
+  for (const field of ["stateDir", "logFile"] as const) {
+    const path = c[field];
+    if (path !== undefined && !path.startsWith("/")) add(field, "must be an absolute path");
+  }
+  return problems;
+}
 
 /** The validated network configuration, with defaults filled in and `vpnInstanceId` resolved. */
-export type NetConf = z.infer<typeof netConfSchema> & { vpnInstanceId: string };
+export interface NetConf {
+  cniVersion?: string;
+  name: string;
+  type: string;
+  importrt: string[];
+  exportrt: string[];
+  mtu: number;
+  isGateway: boolean;
+  ipMasq: boolean;
+  ipam: { type: string; [key: string]: unknown };
+  backend: "bagpipe" | "none";
+  bagpipeUrl: string;
+  bagpipeTimeoutMs: number;
+  vpnInstanceId: string;
+  vni?: number;
+  advertiseSubnet: boolean;
+  readvertise?: { fromRt: string[]; toRt: string[] };
+  stateDir: string;
+  logFile: string;
+  runtimeConfig?: Record<string, unknown>;
+  args?: Record<string, unknown>;
+  prevResult?: Record<string, unknown>;
+  /** Keys we do not know are kept, as a chained plugin must. */
+  [key: string]: unknown;
+}
 
 /** FNV-1a, 32 bit: a short stable hash for names. */
 export function fnv1a(text: string): number {
@@ -145,14 +191,35 @@ export function parseNetConf(stdin: string): NetConf {
     );
   }
   const parsed = netConfSchema.safeParse(raw);
-  if (!parsed.success) {
-    const problems = parsed.error.issues.map(describeIssue);
+  const problems = parsed.success
+    ? valueProblems(parsed.data)
+    : parsed.error.issues.map(describeIssue);
+  if (!parsed.success || problems.length > 0) {
     throw new CniError(
       ErrorCode.InvalidNetworkConfig,
       `invalid network configuration: ${problems.join("; ")}`,
     );
   }
-  const conf = parsed.data;
+  const raw_ = parsed.data;
+  const conf: NetConf = {
+    ...raw_,
+    importrt: routeTargetList(raw_.importrt),
+    exportrt: routeTargetList(raw_.exportrt),
+    readvertise: raw_.readvertise && {
+      fromRt: routeTargetList(raw_.readvertise.fromRt),
+      toRt: routeTargetList(raw_.readvertise.toRt),
+    },
+    mtu: raw_.mtu ?? 1450,
+    isGateway: raw_.isGateway ?? false,
+    ipMasq: raw_.ipMasq ?? false,
+    backend: raw_.backend ?? "bagpipe",
+    bagpipeUrl: raw_.bagpipeUrl ?? "http://127.0.0.1:8082",
+    bagpipeTimeoutMs: raw_.bagpipeTimeoutMs ?? 10_000,
+    vpnInstanceId: raw_.vpnInstanceId ?? instanceIdFor(raw_.name),
+    advertiseSubnet: raw_.advertiseSubnet ?? false,
+    stateDir: raw_.stateDir ?? "/var/lib/cni/bagpipe",
+    logFile: raw_.logFile ?? "/var/log/bagpipe-cni.log",
+  };
   if (conf.ipMasq) {
     throw new CniError(
       ErrorCode.UnsupportedField,
@@ -167,5 +234,5 @@ export function parseNetConf(stdin: string): NetConf {
       "remove advertiseSubnet (or set it false); every pod is advertised as a MAC/IP route",
     );
   }
-  return { ...conf, vpnInstanceId: conf.vpnInstanceId ?? instanceIdFor(conf.name) };
+  return conf;
 }

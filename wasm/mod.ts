@@ -1,0 +1,133 @@
+/**
+ * The verify decoder for callers: stream a capture through the WebAssembly module in
+ * chunks and get back a validated report. The module bytes are imported lazily, so
+ * importing this file costs nothing until a capture is decoded.
+ *
+ * @example
+ * ```ts
+ * using file = await Deno.open("capture.pcap");
+ * const { report, readable } = await decodeCapture(file, { vxlanPorts: [8472] });
+ * console.log(readable, report.summary.errors);
+ * ```
+ */
+import { DecoderInstance } from "./bindings.ts";
+import { type VerifyReport, VerifyReportSchema } from "./report_schema.ts";
+
+export type {
+  VerifyFinding,
+  VerifyFlow,
+  VerifyReport,
+  VerifyRoute,
+  VerifySession,
+} from "./report_schema.ts";
+export { FINDING_KINDS, REPORT_SCHEMA_VERSION } from "./report_schema.ts";
+
+/** Anything with `Deno.FsFile`'s `read`: fills `into`, resolves to bytes read or null at EOF. */
+export interface ByteSource {
+  read(into: Uint8Array): Promise<number | null>;
+}
+
+/** Decoding options. */
+export interface DecodeOptions {
+  /** UDP destination ports decoded as VXLAN besides 4789 (at most 7). */
+  vxlanPorts?: readonly number[];
+  /** Largest outer IP packet the underlay carries; larger VXLAN packets are findings. */
+  underlayMtu?: number;
+  /** Bytes handed to the decoder per call (default 8 MiB). */
+  chunkSize?: number;
+  /** Called after each chunk with totals so far. */
+  onProgress?: (progress: { bytes: number; packets: number }) => void;
+}
+
+/** What decoding produced. */
+export interface DecodeResult {
+  report: VerifyReport;
+  /** False when the input is not a readable capture (unknown format, broken header). */
+  readable: boolean;
+}
+
+/** Largest record the decoder holds whole (wasm/src/wire/capture.rs MAX_RECORD_BYTES). */
+const MAX_RECORD_BYTES = 1 << 20;
+const DEFAULT_CHUNK = 8 << 20;
+
+let compiled: Promise<WebAssembly.Module> | undefined;
+
+/** Compiles the embedded module once per process. */
+function loadModule(): Promise<WebAssembly.Module> {
+  compiled ??= import("./decoder_wasm.ts").then(({ DECODER_WASM_BASE64 }) =>
+    WebAssembly.compile(decodeEmbedded(DECODER_WASM_BASE64))
+  );
+  return compiled;
+}
+
+function decodeEmbedded(b64: string): Uint8Array<ArrayBuffer> {
+  const native = (Uint8Array as unknown as { fromBase64?: (s: string) => Uint8Array<ArrayBuffer> })
+    .fromBase64;
+  if (native) return native(b64);
+  const bin = atob(b64);
+  const out = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+  return out;
+}
+
+/**
+ * Streams `source` through the decoder and returns the validated report.
+ * Memory stays bounded: one input buffer of `chunkSize` + 1 MiB lives inside the module.
+ * @throws Error when the options are invalid or the module returns a malformed report.
+ */
+export async function decodeCapture(
+  source: ByteSource,
+  options: DecodeOptions = {},
+): Promise<DecodeResult> {
+  const ports = [...(options.vxlanPorts ?? [])];
+  for (const p of ports) {
+    if (!Number.isInteger(p) || p < 1 || p > 65535) {
+      throw new Error(`failed to start the verify decoder: VXLAN port ${p} is not 1-65535`);
+    }
+  }
+  const mtu = options.underlayMtu ?? 1500;
+  if (!Number.isInteger(mtu) || mtu < 68 || mtu > 65535) {
+    throw new Error(`failed to start the verify decoder: underlay MTU ${mtu} is not 68-65535`);
+  }
+  const chunk = options.chunkSize ?? DEFAULT_CHUNK;
+  const wasm = DecoderInstance.instantiate(await loadModule());
+  if (!wasm.start(ports, mtu)) {
+    throw new Error(`failed to start the verify decoder: more than 7 extra VXLAN ports`);
+  }
+  const capacity = chunk + MAX_RECORD_BYTES;
+  const ptr = wasm.malloc(capacity);
+  let filled = 0;
+  let eof = false;
+  let total = 0;
+  while (true) {
+    while (!eof && filled < chunk) {
+      const n = await source.read(wasm.getUint8Memory().subarray(ptr + filled, ptr + capacity));
+      if (n === null) eof = true;
+      else filled += n;
+    }
+    const consumed = wasm.feed(ptr, filled, eof);
+    total += consumed;
+    options.onProgress?.({ bytes: total, packets: wasm.packets() });
+    if (eof || wasm.unreadable()) break;
+    const rest = filled - consumed;
+    if (rest > 0) wasm.getUint8Memory().copyWithin(ptr, ptr + consumed, ptr + filled);
+    filled = rest;
+  }
+  const readable = !wasm.unreadable();
+  wasm.free(ptr, capacity);
+  const text = wasm.takeReport();
+  return { report: validateReport(JSON.parse(text)), readable };
+}
+
+/**
+ * Checks a decoded report against the documented schema.
+ * @throws Error listing the first problems when the module returned something else.
+ */
+export function validateReport(value: unknown): VerifyReport {
+  const parsed = VerifyReportSchema.safeParse(value);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.slice(0, 3).map((i) => `${i.path.join(".")}: ${i.message}`);
+    throw new Error(`failed to validate the verify report: ${issues.join("; ")}`);
+  }
+  return parsed.data;
+}

@@ -1,0 +1,528 @@
+//! The EVPN control-plane view over time: every route ever seen, which sessions hold it,
+//! per-VTEP/VNI segments (IMET presence, route targets) and per-MAC indexes used to check
+//! data-plane frames. A route is active while at least one BGP session holds it.
+
+use crate::bgp::evpn::{EvpnRoute, RouteKey};
+use crate::bgp::ext_community::Communities;
+use crate::bgp::message::Pmsi;
+use crate::journal::{EventKind, Journal, Kind, Subject, ERROR};
+use crate::util::bounded::{try_push, SmallIds};
+use crate::util::index_map::{hash_bytes, IndexMap, Key};
+
+pub const MAX_ROUTES: usize = 1 << 18;
+const MAX_SEGMENTS: usize = 1 << 16;
+const MAX_MACS: usize = 1 << 18;
+/// Sessions (directions) that can hold one route at once.
+pub const MAX_HOLDERS: usize = 8;
+/// Distinct route targets tracked per VTEP/VNI segment.
+const SEGMENT_RTS: usize = 8;
+
+/// What the route says beyond its NLRI.
+#[derive(Clone, Copy)]
+pub struct RouteAttrs {
+    pub vtep: [u8; 16],
+    pub communities: Communities,
+    pub pmsi: Option<Pmsi>,
+    pub originator_id: Option<[u8; 4]>,
+}
+
+/// One EVPN route and its history.
+#[derive(Clone, Copy)]
+pub struct Route {
+    pub nlri: EvpnRoute,
+    pub attrs: RouteAttrs,
+    /// The VNI the data plane must use towards this VTEP (label per RFC 8365, or MPLS label).
+    pub vni: u32,
+    pub label_is_vni: bool,
+    pub holders: SmallIds<MAX_HOLDERS>,
+    pub active: bool,
+    pub first_pkt: u64,
+    pub first_ns: u64,
+    pub last_pkt: u64,
+    pub last_ns: u64,
+    pub advertisements: u32,
+    pub withdrawals: u32,
+}
+
+impl Route {
+    /// The VTEP that receives traffic for this route (PMSI endpoint for IMET, else next hop).
+    pub fn vtep(&self) -> [u8; 16] {
+        match self.attrs.pmsi {
+            Some(p) if self.nlri.route_type == 3 && p.has_endpoint => p.endpoint,
+            _ => self.attrs.vtep,
+        }
+    }
+
+    fn mobility_seq(&self) -> (u32, bool) {
+        match self.attrs.communities.mobility {
+            Some((sticky, seq)) => (seq, sticky),
+            None => (0, false),
+        }
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct SegKey([u8; 20]);
+impl Key for SegKey {
+    fn hash64(&self) -> u64 {
+        hash_bytes(&self.0)
+    }
+}
+fn seg_key(vtep: &[u8; 16], vni: u32) -> SegKey {
+    let mut k = [0u8; 20];
+    k[..16].copy_from_slice(vtep);
+    k[16..].copy_from_slice(&vni.to_le_bytes());
+    SegKey(k)
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct VtepMacKey([u8; 22]);
+impl Key for VtepMacKey {
+    fn hash64(&self) -> u64 {
+        hash_bytes(&self.0)
+    }
+}
+fn vtep_mac_key(vtep: &[u8; 16], mac: &[u8; 6]) -> VtepMacKey {
+    let mut k = [0u8; 22];
+    k[..16].copy_from_slice(vtep);
+    k[16..].copy_from_slice(mac);
+    VtepMacKey(k)
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct MacKey([u8; 6]);
+impl Key for MacKey {
+    fn hash64(&self) -> u64 {
+        hash_bytes(&self.0)
+    }
+}
+
+/// A VTEP's view of one VNI: IMET routes and the route targets its routes carry.
+#[derive(Clone, Copy)]
+pub struct Segment {
+    pub vtep: [u8; 16],
+    pub vni: u32,
+    pub imet_active: u32,
+    pub mac_active: u32,
+    pub imet_ever: bool,
+    rts: [(u64, u32); SEGMENT_RTS],
+}
+
+impl Segment {
+    /// Route targets currently carried by active routes of this segment.
+    pub fn route_targets(&self, out: &mut [u64; SEGMENT_RTS]) -> usize {
+        let mut n = 0;
+        for &(rt, c) in self.rts.iter() {
+            if c > 0 {
+                if let Some(s) = out.get_mut(n) {
+                    *s = rt;
+                    n += 1;
+                }
+            }
+        }
+        n
+    }
+
+    fn add_rts(&mut self, rts: &[u64], delta: i32) {
+        for &rt in rts {
+            if let Some(e) = self.rts.iter_mut().find(|e| e.0 == rt && e.1 > 0) {
+                e.1 = if delta > 0 { e.1.saturating_add(1) } else { e.1.saturating_sub(1) };
+            } else if delta > 0 {
+                if let Some(e) = self.rts.iter_mut().find(|e| e.1 == 0) {
+                    *e = (rt, 1);
+                }
+            }
+        }
+    }
+}
+
+/// Route holder id of one direction of one session.
+pub fn holder_id(session: u32, dir: usize) -> u32 {
+    session.wrapping_mul(2).wrapping_add(dir as u32)
+}
+
+/// Where an advertisement or withdrawal came from and when.
+#[derive(Clone, Copy)]
+pub struct Origin {
+    pub holder: u32,
+    pub pkt: u64,
+    pub ns: u64,
+}
+
+/// The whole control-plane state.
+pub struct ControlPlane {
+    keys: IndexMap<RouteKey>,
+    pub routes: Vec<Route>,
+    seg_keys: IndexMap<SegKey>,
+    pub segments: Vec<Segment>,
+    at_keys: IndexMap<VtepMacKey>,
+    at: Vec<SmallIds<8>>,
+    any_keys: IndexMap<MacKey>,
+    any: Vec<SmallIds<16>>,
+    /// Bumped on every change that can alter a data-plane verdict.
+    pub epoch: u64,
+    pub unknown_route_types: [u64; 256],
+    pub routes_dropped: u64,
+    pub index_overflow: u64,
+    pub withdrawals_unmatched: u64,
+}
+
+impl ControlPlane {
+    /// Empty state.
+    pub fn new() -> Self {
+        ControlPlane {
+            keys: IndexMap::new(MAX_ROUTES),
+            routes: Vec::new(),
+            seg_keys: IndexMap::new(MAX_SEGMENTS),
+            segments: Vec::new(),
+            at_keys: IndexMap::new(MAX_MACS),
+            at: Vec::new(),
+            any_keys: IndexMap::new(MAX_MACS),
+            any: Vec::new(),
+            epoch: 1,
+            unknown_route_types: [0; 256],
+            routes_dropped: 0,
+            index_overflow: 0,
+            withdrawals_unmatched: 0,
+        }
+    }
+
+    /// The segment (vtep, vni), if any route ever created it.
+    #[inline]
+    pub fn segment(&self, vtep: &[u8; 16], vni: u32) -> Option<&Segment> {
+        self.seg_keys.find(&seg_key(vtep, vni)).and_then(|i| self.segments.get(i as usize))
+    }
+
+    /// Ids of every type-2 route (active or not) for `mac` at `vtep`.
+    #[inline]
+    pub fn routes_at(&self, vtep: &[u8; 16], mac: &[u8; 6]) -> &[u32] {
+        match self.at_keys.find(&vtep_mac_key(vtep, mac)).and_then(|i| self.at.get(i as usize)) {
+            Some(ids) => ids.as_slice(),
+            None => &[],
+        }
+    }
+
+    /// Ids of every type-2 route (any VTEP) for `mac`.
+    #[inline]
+    pub fn routes_for_mac(&self, mac: &[u8; 6]) -> &[u32] {
+        match self.any_keys.find(&MacKey(*mac)).and_then(|i| self.any.get(i as usize)) {
+            Some(ids) => ids.as_slice(),
+            None => &[],
+        }
+    }
+
+    /// Route by id.
+    #[inline]
+    pub fn route(&self, id: u32) -> Option<&Route> {
+        self.routes.get(id as usize)
+    }
+
+    /// Records an advertisement by `origin.holder`.
+    pub fn advertise(&mut self, nlri: &EvpnRoute, attrs: &RouteAttrs, label_is_vni: bool, origin: Origin, j: &mut Journal) {
+        let (id, new) = match self.keys.find_or_insert(nlri.key()) {
+            Some(x) => x,
+            None => {
+                self.routes_dropped += 1;
+                return;
+            }
+        };
+        let vni = route_vni(nlri, attrs, label_is_vni);
+        let fresh = Route {
+            nlri: *nlri,
+            attrs: *attrs,
+            vni,
+            label_is_vni,
+            holders: SmallIds::new(),
+            active: false,
+            first_pkt: origin.pkt,
+            first_ns: origin.ns,
+            last_pkt: origin.pkt,
+            last_ns: origin.ns,
+            advertisements: 0,
+            withdrawals: 0,
+        };
+        if new && !try_push(&mut self.routes, fresh, MAX_ROUTES) {
+            self.routes_dropped += 1;
+            return;
+        }
+        let (was_active, changed) = match self.routes.get(id as usize) {
+            Some(r) => (r.active, r.vni != vni || r.vtep() != fresh.vtep() || !same_attrs(&r.attrs, attrs) || r.nlri != *nlri),
+            None => return,
+        };
+        if was_active && changed {
+            self.apply(id, false);
+        }
+        if let Some(r) = self.routes.get_mut(id as usize) {
+            r.holders.insert(origin.holder);
+            r.advertisements = r.advertisements.saturating_add(1);
+            if !was_active || changed {
+                r.nlri = *nlri;
+                r.attrs = *attrs;
+                r.vni = vni;
+                r.label_is_vni = label_is_vni;
+                r.last_pkt = origin.pkt;
+                r.last_ns = origin.ns;
+            }
+        }
+        if !was_active || changed {
+            self.apply(id, true);
+            if nlri.route_type == 2 {
+                self.index_mac(id);
+                self.check_mobility(id, origin, j);
+            }
+            let kind = if was_active { EventKind::Update } else { EventKind::Advertise };
+            j.event(origin.pkt, origin.ns, kind, id, origin.holder);
+        }
+    }
+
+    /// Records a withdrawal by `origin.holder`.
+    pub fn withdraw(&mut self, nlri: &EvpnRoute, origin: Origin, j: &mut Journal) -> bool {
+        let id = match self.keys.find(&nlri.key()) {
+            Some(id) => id,
+            None => {
+                self.withdrawals_unmatched += 1;
+                return false;
+            }
+        };
+        let held = self.routes.get(id as usize).map_or(false, |r| r.holders.as_slice().contains(&origin.holder));
+        if !held {
+            self.withdrawals_unmatched += 1;
+            return false;
+        }
+        self.release(id, origin, EventKind::Withdraw, j);
+        true
+    }
+
+    /// Drops every route held by `holder` (the session ended).
+    pub fn drop_holder(&mut self, holder: u32, pkt: u64, ns: u64, j: &mut Journal) {
+        let origin = Origin { holder, pkt, ns };
+        for id in 0..self.routes.len() as u32 {
+            let held = self.routes.get(id as usize).map_or(false, |r| r.holders.as_slice().contains(&holder));
+            if held {
+                self.release(id, origin, EventKind::ImplicitWithdraw, j);
+            }
+        }
+    }
+
+    fn release(&mut self, id: u32, origin: Origin, kind: EventKind, j: &mut Journal) {
+        let now_empty = match self.routes.get_mut(id as usize) {
+            Some(r) => {
+                r.holders.remove(origin.holder);
+                r.holders.is_empty() && r.active
+            }
+            None => false,
+        };
+        if now_empty {
+            self.apply(id, false);
+            if let Some(r) = self.routes.get_mut(id as usize) {
+                r.withdrawals = r.withdrawals.saturating_add(1);
+                r.last_pkt = origin.pkt;
+                r.last_ns = origin.ns;
+            }
+            j.event(origin.pkt, origin.ns, kind, id, origin.holder);
+        }
+    }
+
+    /// Activates or deactivates route `id` in the segment indexes.
+    fn apply(&mut self, id: u32, on: bool) {
+        let r = match self.routes.get_mut(id as usize) {
+            Some(r) => r,
+            None => return,
+        };
+        if r.active == on {
+            return;
+        }
+        r.active = on;
+        let r = *r;
+        self.epoch = self.epoch.wrapping_add(1);
+        if r.nlri.route_type != 2 && r.nlri.route_type != 3 {
+            return;
+        }
+        let vtep = r.vtep();
+        let (sid, new) = match self.seg_keys.find_or_insert(seg_key(&vtep, r.vni)) {
+            Some(x) => x,
+            None => {
+                self.index_overflow += 1;
+                return;
+            }
+        };
+        if new {
+            let s = Segment { vtep, vni: r.vni, imet_active: 0, mac_active: 0, imet_ever: false, rts: [(0, 0); SEGMENT_RTS] };
+            if !try_push(&mut self.segments, s, MAX_SEGMENTS) {
+                self.index_overflow += 1;
+                return;
+            }
+        }
+        if let Some(s) = self.segments.get_mut(sid as usize) {
+            let d: i32 = if on { 1 } else { -1 };
+            if r.nlri.route_type == 3 {
+                s.imet_active = if on { s.imet_active.saturating_add(1) } else { s.imet_active.saturating_sub(1) };
+                s.imet_ever |= on;
+            } else {
+                s.mac_active = if on { s.mac_active.saturating_add(1) } else { s.mac_active.saturating_sub(1) };
+            }
+            s.add_rts(r.attrs.communities.route_targets(), d);
+        }
+    }
+
+    fn index_mac(&mut self, id: u32) {
+        let (vtep, mac) = match self.routes.get(id as usize) {
+            Some(r) => (r.vtep(), r.nlri.mac),
+            None => return,
+        };
+        match self.at_keys.find_or_insert(vtep_mac_key(&vtep, &mac)) {
+            Some((i, new)) => {
+                if new && !try_push(&mut self.at, SmallIds::new(), MAX_MACS) {
+                    self.index_overflow += 1;
+                } else if let Some(ids) = self.at.get_mut(i as usize) {
+                    if !ids.insert(id) {
+                        self.index_overflow += 1;
+                    }
+                }
+            }
+            None => self.index_overflow += 1,
+        }
+        match self.any_keys.find_or_insert(MacKey(mac)) {
+            Some((i, new)) => {
+                if new && !try_push(&mut self.any, SmallIds::new(), MAX_MACS) {
+                    self.index_overflow += 1;
+                } else if let Some(ids) = self.any.get_mut(i as usize) {
+                    if !ids.insert(id) {
+                        self.index_overflow += 1;
+                    }
+                }
+            }
+            None => self.index_overflow += 1,
+        }
+    }
+
+    /// RFC 7432 §15: a MAC advertised by another VTEP in the same domain must carry a higher
+    /// MAC-mobility sequence number (and the MAC must not be sticky); otherwise it is a duplicate.
+    fn check_mobility(&mut self, id: u32, origin: Origin, j: &mut Journal) {
+        let r = match self.routes.get(id as usize) {
+            Some(r) => *r,
+            None => return,
+        };
+        let (seq, _) = r.mobility_seq();
+        let others = *match self.any_keys.find(&MacKey(r.nlri.mac)).and_then(|i| self.any.get(i as usize)) {
+            Some(ids) => ids,
+            None => return,
+        };
+        for &oid in others.as_slice() {
+            let o = match self.routes.get(oid as usize) {
+                Some(o) if oid != id && o.active && o.vtep() != r.vtep() && same_domain(&r, o) => *o,
+                _ => continue,
+            };
+            let (oseq, osticky) = o.mobility_seq();
+            if seq > oseq && !osticky {
+                j.event(origin.pkt, origin.ns, EventKind::MacMove, id, oid);
+                continue;
+            }
+            let subject = Subject { vni: r.vni, src_vtep: o.vtep(), dst_vtep: r.vtep(), src_mac: r.nlri.mac, has_vni: true, has_vteps: true, has_macs: true, ..Default::default() };
+            if let Some(f) = j.report(Kind::DuplicateMac, ERROR, &subject, origin.pkt, origin.ns) {
+                f.detail = [oseq, seq];
+                f.text = if osticky { "previous route is sticky (static MAC)" } else { "mobility sequence number did not increase" };
+            }
+        }
+    }
+}
+
+/// The VNI a route asks the data plane to use.
+fn route_vni(nlri: &EvpnRoute, attrs: &RouteAttrs, label_is_vni: bool) -> u32 {
+    let label = match (nlri.route_type, attrs.pmsi) {
+        (3, Some(p)) => p.label,
+        (3, None) => return nlri.etag,
+        _ => nlri.label1,
+    };
+    if label_is_vni {
+        label
+    } else {
+        label >> 4
+    }
+}
+
+fn same_attrs(a: &RouteAttrs, b: &RouteAttrs) -> bool {
+    a.vtep == b.vtep
+        && a.pmsi == b.pmsi
+        && a.communities.route_targets() == b.communities.route_targets()
+        && a.communities.mobility == b.communities.mobility
+        && a.communities.encapsulation == b.communities.encapsulation
+}
+
+/// Two routes are in one broadcast domain when they share a route target, or (without
+/// route targets) when they use the same VNI.
+pub fn same_domain(a: &Route, b: &Route) -> bool {
+    let (ra, rb) = (a.attrs.communities.route_targets(), b.attrs.communities.route_targets());
+    if ra.is_empty() || rb.is_empty() {
+        return a.vni == b.vni;
+    }
+    ra.iter().any(|x| rb.contains(x))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bgp::evpn::{decode_route, vectors};
+    use crate::bgp::ext_community::summarise;
+    use crate::util::bytes::v4_mapped;
+
+    fn attrs(vtep: [u8; 4], comm: &[u8]) -> RouteAttrs {
+        RouteAttrs { vtep: v4_mapped(vtep), communities: summarise(comm).0, pmsi: None, originator_id: None }
+    }
+    const VXLAN_RT90: [u8; 16] = [3, 0x0c, 0, 0, 0, 0, 0, 8, 0, 2, 0xfc, 0, 0, 0, 0, 90];
+
+    #[test]
+    fn route_active_while_any_holder_has_it() {
+        let mut cp = ControlPlane::new();
+        let mut j = Journal::new();
+        let r = decode_route(2, &vectors::MAC_IP_V4).unwrap().unwrap();
+        let a = attrs([192, 168, 33, 21], &VXLAN_RT90);
+        cp.advertise(&r, &a, true, Origin { holder: 0, pkt: 1, ns: 0 }, &mut j);
+        cp.advertise(&r, &a, true, Origin { holder: 3, pkt: 2, ns: 0 }, &mut j);
+        assert!(cp.routes[0].active);
+        assert_eq!(cp.routes[0].vni, 16);
+        let vtep = v4_mapped([192, 168, 33, 21]);
+        assert_eq!(cp.segment(&vtep, 16).unwrap().mac_active, 1);
+        assert!(cp.withdraw(&r, Origin { holder: 0, pkt: 3, ns: 0 }, &mut j));
+        assert!(cp.routes[0].active);
+        cp.drop_holder(3, 4, 0, &mut j);
+        assert!(!cp.routes[0].active);
+        assert_eq!(cp.segment(&vtep, 16).unwrap().mac_active, 0);
+        let kinds: Vec<&str> = j.timeline.iter().map(|e| e.kind.name()).collect();
+        assert_eq!(kinds, vec!["advertise", "implicit_withdraw"]);
+        assert!(!cp.withdraw(&r, Origin { holder: 0, pkt: 5, ns: 0 }, &mut j));
+        assert_eq!(cp.withdrawals_unmatched, 1);
+    }
+
+    #[test]
+    fn mpls_label_without_vxlan_encapsulation() {
+        let mut cp = ControlPlane::new();
+        let mut j = Journal::new();
+        let r = decode_route(2, &vectors::MAC_IP_V4).unwrap().unwrap();
+        cp.advertise(&r, &attrs([10, 0, 0, 1], &VXLAN_RT90[8..]), false, Origin { holder: 0, pkt: 1, ns: 0 }, &mut j);
+        assert_eq!(cp.routes[0].vni, 1);
+    }
+
+    #[test]
+    fn duplicate_mac_needs_higher_mobility_sequence() {
+        let mut cp = ControlPlane::new();
+        let mut j = Journal::new();
+        let r1 = decode_route(2, &vectors::MAC_IP_V4).unwrap().unwrap();
+        let mut v2 = vectors::MAC_IP_V4;
+        v2[5] = 22; // other RD
+        let r2 = decode_route(2, &v2).unwrap().unwrap();
+        cp.advertise(&r1, &attrs([10, 0, 0, 1], &VXLAN_RT90), true, Origin { holder: 0, pkt: 1, ns: 0 }, &mut j);
+        cp.advertise(&r2, &attrs([10, 0, 0, 2], &VXLAN_RT90), true, Origin { holder: 2, pkt: 2, ns: 0 }, &mut j);
+        assert_eq!(j.findings.len(), 1);
+        assert_eq!(j.findings[0].kind, Kind::DuplicateMac);
+        // A move with sequence 1 is fine.
+        let mut v3 = vectors::MAC_IP_V4;
+        v3[5] = 23;
+        let r3 = decode_route(2, &v3).unwrap().unwrap();
+        let mut comm = VXLAN_RT90.to_vec();
+        comm.extend_from_slice(&[6, 0, 0, 0, 0, 0, 0, 1]);
+        cp.advertise(&r3, &attrs([10, 0, 0, 3], &comm), true, Origin { holder: 4, pkt: 3, ns: 0 }, &mut j);
+        assert_eq!(j.findings.len(), 1);
+        assert!(j.timeline.iter().any(|e| e.kind.name() == "mac_move"));
+    }
+}

@@ -1,0 +1,309 @@
+//! VXLAN flows and the check of every frame against the control plane at capture time.
+//!
+//! A flow is (outer src VTEP, outer dst VTEP, VNI, inner src MAC, inner dst MAC). Its verdict
+//! is recomputed only when the control-plane epoch changed since the flow's last frame, so
+//! the per-frame cost is one hash lookup plus counter updates.
+
+use crate::control_plane::{ControlPlane, Route};
+use crate::journal::{Journal, Kind, Subject, ERROR, INFO, WARNING};
+use crate::util::bounded::try_push;
+use crate::util::index_map::{hash_bytes, IndexMap, Key};
+use crate::wire::vxlan::InnerSummary;
+
+pub const MAX_FLOWS: usize = 1 << 18;
+/// Findings remembered per flow verdict.
+const VERDICT_SLOTS: usize = 3;
+
+/// Flow identity.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct FlowKey(pub [u8; 48]);
+impl Key for FlowKey {
+    #[inline]
+    fn hash64(&self) -> u64 {
+        hash_bytes(&self.0)
+    }
+}
+
+/// Builds a flow key.
+#[inline]
+pub fn flow_key(src_vtep: &[u8; 16], dst_vtep: &[u8; 16], vni: u32, src_mac: &[u8; 6], dst_mac: &[u8; 6]) -> FlowKey {
+    let mut k = [0u8; 48];
+    k[..16].copy_from_slice(src_vtep);
+    k[16..32].copy_from_slice(dst_vtep);
+    k[32..36].copy_from_slice(&vni.to_le_bytes());
+    k[36..42].copy_from_slice(src_mac);
+    k[42..48].copy_from_slice(dst_mac);
+    FlowKey(k)
+}
+
+/// Counters of inner frame kinds.
+#[derive(Clone, Copy, Default)]
+pub struct InnerCounts {
+    pub arp: u64,
+    pub ipv4: u64,
+    pub ipv6: u64,
+    pub icmp: u64,
+    pub other: u64,
+    pub nested_vxlan: u64,
+}
+
+/// One VXLAN flow.
+#[derive(Clone, Copy)]
+pub struct Flow {
+    pub src_vtep: [u8; 16],
+    pub dst_vtep: [u8; 16],
+    pub vni: u32,
+    pub src_mac: [u8; 6],
+    pub dst_mac: [u8; 6],
+    pub packets: u64,
+    pub bytes: u64,
+    pub first_pkt: u64,
+    pub last_pkt: u64,
+    pub first_ns: u64,
+    pub last_ns: u64,
+    pub max_outer_len: u32,
+    pub first_inner: InnerSummary,
+    pub counts: InnerCounts,
+    pub nested_vni: Option<u32>,
+    epoch: u64,
+    verdict: [u32; VERDICT_SLOTS],
+    n_verdict: u8,
+}
+
+/// One failed check before it is turned into a finding.
+#[derive(Clone, Copy)]
+struct Failure {
+    kind: Kind,
+    severity: u8,
+    other_vtep: Option<[u8; 16]>,
+    detail: u32,
+}
+
+/// Whether the control-plane view can judge frames right now.
+#[derive(Clone, Copy)]
+pub struct Knowledge {
+    /// At least one BGP session has been seen.
+    pub any_session: bool,
+    /// Live sessions whose routes may be incomplete (mid-stream start, lost bytes).
+    pub partial_live: u32,
+}
+
+/// The flow table.
+pub struct Flows {
+    keys: IndexMap<FlowKey>,
+    pub flows: Vec<Flow>,
+    pub dropped_packets: u64,
+}
+
+impl Flows {
+    /// Empty table.
+    pub fn new() -> Self {
+        Flows { keys: IndexMap::new(MAX_FLOWS), flows: Vec::new(), dropped_packets: 0 }
+    }
+
+    /// Id of the flow with `key`, if seen.
+    pub fn find(&self, key: &FlowKey) -> Option<u32> {
+        self.keys.find(key)
+    }
+
+    /// Accounts one frame and checks it; returns the flow id.
+    #[inline]
+    pub fn frame(&mut self, key: FlowKey, vni: u32, src_vtep: &[u8; 16], dst_vtep: &[u8; 16], inner: &InnerSummary, outer_len: u32, pkt: u64, ns: u64, cp: &ControlPlane, know: Knowledge, j: &mut Journal) -> Option<u32> {
+        let (id, new) = match self.keys.find_or_insert(key) {
+            Some(x) => x,
+            None => {
+                self.dropped_packets += 1;
+                return None;
+            }
+        };
+        if new {
+            let f = Flow {
+                src_vtep: *src_vtep,
+                dst_vtep: *dst_vtep,
+                vni,
+                src_mac: inner.src,
+                dst_mac: inner.dst,
+                packets: 0,
+                bytes: 0,
+                first_pkt: pkt,
+                last_pkt: pkt,
+                first_ns: ns,
+                last_ns: ns,
+                max_outer_len: 0,
+                first_inner: *inner,
+                counts: InnerCounts::default(),
+                nested_vni: None,
+                epoch: 0,
+                verdict: [0; VERDICT_SLOTS],
+                n_verdict: 0,
+            };
+            if !try_push(&mut self.flows, f, MAX_FLOWS) {
+                self.dropped_packets += 1;
+                return None;
+            }
+        }
+        let epoch = cp.epoch.wrapping_mul(2).wrapping_add(know.any_session as u64).wrapping_add((know.partial_live as u64) << 48);
+        let f = self.flows.get_mut(id as usize)?;
+        f.packets += 1;
+        f.bytes += outer_len as u64;
+        f.last_pkt = pkt;
+        f.last_ns = ns;
+        if outer_len > f.max_outer_len {
+            f.max_outer_len = outer_len;
+        }
+        match (inner.ethertype, inner.protocol) {
+            (0x0806, _) => f.counts.arp += 1,
+            (0x0800, p) => {
+                f.counts.ipv4 += 1;
+                f.counts.icmp += (p == 1) as u64;
+            }
+            (0x86dd, p) => {
+                f.counts.ipv6 += 1;
+                f.counts.icmp += (p == 58) as u64;
+            }
+            _ => f.counts.other += 1,
+        }
+        if f.epoch != epoch {
+            f.epoch = epoch;
+            f.n_verdict = 0;
+            let mut fails = [Failure { kind: Kind::Unverifiable, severity: INFO, other_vtep: None, detail: 0 }; VERDICT_SLOTS];
+            let n = check(f, cp, know, &mut fails);
+            let subject = Subject { vni, src_vtep: *src_vtep, dst_vtep: *dst_vtep, src_mac: inner.src, dst_mac: inner.dst, has_vni: true, has_vteps: true, has_macs: true, aux: 0 };
+            for fail in fails.iter().take(n) {
+                let mut s = subject;
+                if fail.kind == Kind::Unverifiable {
+                    s.aux = fail.detail;
+                }
+                if let Some(fid) = j.finding_id(fail.kind, fail.severity, &s, pkt, ns) {
+                    if let Some(rec) = j.findings.get_mut(fid as usize) {
+                        rec.other_vtep = fail.other_vtep.or(rec.other_vtep);
+                        if fail.kind != Kind::Unverifiable {
+                            rec.detail[0] = fail.detail;
+                        } else {
+                            rec.detail[0] = fail.detail;
+                        }
+                    }
+                    if let Some(slot) = f.verdict.get_mut(f.n_verdict as usize) {
+                        *slot = fid;
+                        f.n_verdict += 1;
+                    }
+                }
+            }
+        }
+        for &fid in f.verdict.iter().take(f.n_verdict as usize) {
+            j.hit(fid, pkt, ns);
+        }
+        Some(id)
+    }
+}
+
+/// Evaluates every rule for a flow's frame; returns the number of failures written.
+fn check(f: &Flow, cp: &ControlPlane, know: Knowledge, out: &mut [Failure; VERDICT_SLOTS]) -> usize {
+    if !know.any_session {
+        out[0] = Failure { kind: Kind::Unverifiable, severity: INFO, other_vtep: None, detail: 0 };
+        return 1;
+    }
+    let mut n = 0usize;
+    let mut push = |fail: Failure| {
+        if let Some(slot) = out.get_mut(n) {
+            *slot = fail;
+            n += 1;
+        }
+    };
+    let bum = f.dst_mac[0] & 1 != 0;
+    let seg = cp.segment(&f.dst_vtep, f.vni).copied();
+    // The receiver's broadcast domain: route targets of its routes using this VNI.
+    let mut domain = [0u64; 8];
+    let mut n_domain = seg.map_or(0, |s| s.route_targets(&mut domain));
+    let imet = seg.map_or(0, |s| s.imet_active);
+
+    if bum {
+        if imet == 0 {
+            push(Failure { kind: Kind::BumWithoutImet, severity: ERROR, other_vtep: None, detail: seg.map_or(0, |s| s.imet_ever as u32) });
+        }
+    } else {
+        let at_dst = cp.routes_at(&f.dst_vtep, &f.dst_mac);
+        let mut active_other_vni = None;
+        let mut ok = false;
+        let mut any = false;
+        for &id in at_dst {
+            if let Some(r) = cp.route(id) {
+                any = true;
+                if r.active && r.vni == f.vni {
+                    ok = true;
+                    for &rt in r.attrs.communities.route_targets() {
+                        let known = domain.get(..n_domain).map_or(true, |d| d.contains(&rt));
+                        if !known {
+                            if let Some(slot) = domain.get_mut(n_domain) {
+                                *slot = rt;
+                                n_domain += 1;
+                            }
+                        }
+                    }
+                } else if r.active {
+                    active_other_vni = Some(r.vni);
+                }
+            }
+        }
+        if !ok {
+            if let Some(v) = active_other_vni {
+                push(Failure { kind: Kind::DstVniMismatch, severity: ERROR, other_vtep: None, detail: v });
+            } else if let Some(other) = active_elsewhere(cp, &f.dst_mac, &f.dst_vtep) {
+                push(Failure { kind: Kind::DstMacAtOtherVtep, severity: ERROR, other_vtep: Some(other.vtep()), detail: other.vni });
+            } else if any {
+                push(Failure { kind: Kind::DstMacWithdrawn, severity: ERROR, other_vtep: None, detail: 0 });
+            } else if imet > 0 {
+                push(Failure { kind: Kind::UnknownUnicastFlooded, severity: WARNING, other_vtep: None, detail: 0 });
+            } else {
+                push(Failure { kind: Kind::DstMacNotAdvertised, severity: ERROR, other_vtep: None, detail: 0 });
+            }
+        }
+    }
+
+    let domain = domain.get(..n_domain).unwrap_or(&[]);
+    let at_src = cp.routes_at(&f.src_vtep, &f.src_mac);
+    let mut src_ok = false;
+    let mut src_active = false;
+    let mut src_any = false;
+    for &id in at_src {
+        if let Some(r) = cp.route(id) {
+            src_any = true;
+            if r.active {
+                src_active = true;
+                let rts = r.attrs.communities.route_targets();
+                let in_domain = if rts.is_empty() || domain.is_empty() { r.vni == f.vni } else { rts.iter().any(|x| domain.contains(x)) };
+                if in_domain {
+                    src_ok = true;
+                }
+            }
+        }
+    }
+    if !src_ok {
+        if src_active {
+            push(Failure { kind: Kind::SrcMacOtherDomain, severity: ERROR, other_vtep: None, detail: 0 });
+        } else if let Some(other) = active_elsewhere(cp, &f.src_mac, &f.src_vtep) {
+            push(Failure { kind: Kind::SrcMacAtOtherVtep, severity: ERROR, other_vtep: Some(other.vtep()), detail: other.vni });
+        } else if src_any {
+            push(Failure { kind: Kind::SrcMacWithdrawn, severity: ERROR, other_vtep: None, detail: 0 });
+        } else {
+            // Hosts' own multicast (MLD, router solicitations) is flooded from MACs nobody
+            // advertises: worth a warning. Unicast from such a MAC breaks the return path.
+            let severity = if bum { WARNING } else { ERROR };
+            push(Failure { kind: Kind::SrcMacNotAdvertised, severity, other_vtep: None, detail: 0 });
+        }
+    }
+
+    if know.partial_live > 0 {
+        // Routes advertised before the capture (or in lost bytes) may explain the failure.
+        for fail in out.iter_mut().take(n) {
+            if fail.severity != INFO {
+                *fail = Failure { kind: Kind::Unverifiable, severity: INFO, other_vtep: None, detail: fail.kind as u32 };
+            }
+        }
+    }
+    n
+}
+
+fn active_elsewhere<'a>(cp: &'a ControlPlane, mac: &[u8; 6], not_vtep: &[u8; 16]) -> Option<&'a Route> {
+    cp.routes_for_mac(mac).iter().filter_map(|&id| cp.route(id)).find(|r| r.active && r.vtep() != *not_vtep)
+}

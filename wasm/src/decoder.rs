@@ -1,0 +1,460 @@
+//! The per-packet pipeline: capture record -> link -> IP -> BGP (TCP 179) or VXLAN (UDP),
+//! updating the control plane, sessions, flows and the journal. Fed in chunks; keeps no
+//! packet bytes between calls except inside BGP reassembly buffers.
+
+use crate::control_plane::{holder_id, ControlPlane};
+use crate::dataplane::{flow_key, Flows, Knowledge};
+use crate::journal::{EventKind, Journal, Kind, Subject, ERROR, INFO, WARNING};
+use crate::session::{conn_key, feed_segment, After, CloseReason, ConnKey, CtxParts, Notification, Session, MAX_SESSIONS};
+use crate::util::bounded::try_push;
+use crate::util::error::DecodeError;
+use crate::util::index_map::IndexMap;
+use crate::wire::capture::{CaptureReader, Record, Step};
+use crate::wire::ip::{self, Fragment, IpRepr};
+use crate::wire::transport::{self, ChecksumStatus, TCP_FIN, TCP_RST, TCP_SYN};
+use crate::wire::{link, vxlan};
+
+/// Extra VXLAN ports accepted besides 4789.
+pub const MAX_VXLAN_PORTS: usize = 8;
+/// Nested VXLAN layers decoded inside one frame.
+const MAX_TUNNEL_DEPTH: u8 = 3;
+
+/// Run options.
+#[derive(Clone, Copy)]
+pub struct Options {
+    pub vxlan_ports: [u16; MAX_VXLAN_PORTS],
+    pub n_ports: usize,
+    pub underlay_mtu: u32,
+}
+
+impl Options {
+    /// Defaults: UDP 4789 only, 1500-byte underlay.
+    pub fn new() -> Self {
+        let mut ports = [0u16; MAX_VXLAN_PORTS];
+        ports[0] = vxlan::PORT;
+        Options { vxlan_ports: ports, n_ports: 1, underlay_mtu: 1500 }
+    }
+
+    /// Adds a VXLAN UDP port; false when the list is full.
+    pub fn add_port(&mut self, port: u16) -> bool {
+        if self.ports().contains(&port) {
+            return true;
+        }
+        match self.vxlan_ports.get_mut(self.n_ports) {
+            Some(slot) => {
+                *slot = port;
+                self.n_ports += 1;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Configured VXLAN ports.
+    pub fn ports(&self) -> &[u16] {
+        self.vxlan_ports.get(..self.n_ports).unwrap_or(&[])
+    }
+}
+
+/// Packet counters.
+#[derive(Clone, Copy, Default)]
+pub struct Stats {
+    pub packets: u64,
+    pub captured_bytes: u64,
+    pub truncated: u64,
+    pub unsupported_link: u64,
+    pub non_ip: u64,
+    pub ip_fragments: u64,
+    pub tcp: u64,
+    pub udp: u64,
+    pub bgp_packets: u64,
+    pub vxlan_packets: u64,
+    pub nested_vxlan: u64,
+    pub bad_checksums: u64,
+    pub malformed: u64,
+    pub first_ns: u64,
+    pub last_ns: u64,
+    pub input_bytes: u64,
+}
+
+/// Everything one run accumulates.
+pub struct Decoder {
+    pub opts: Options,
+    pub reader: CaptureReader,
+    pub stats: Stats,
+    pub cp: ControlPlane,
+    pub journal: Journal,
+    pub flows: Flows,
+    conn_keys: IndexMap<ConnKey>,
+    conn_current: Vec<u32>,
+    pub sessions: Vec<Session>,
+    pub sessions_dropped: u64,
+    pub notifications: Vec<Notification>,
+    know: Knowledge,
+    pub fatal: Option<DecodeError>,
+    pub finished: bool,
+}
+
+impl Decoder {
+    /// A decoder with `opts`.
+    pub fn new(opts: Options) -> Self {
+        Decoder {
+            opts,
+            reader: CaptureReader::new(),
+            stats: Stats::default(),
+            cp: ControlPlane::new(),
+            journal: Journal::new(),
+            flows: Flows::new(),
+            conn_keys: IndexMap::new(MAX_SESSIONS),
+            conn_current: Vec::new(),
+            sessions: Vec::new(),
+            sessions_dropped: 0,
+            notifications: Vec::new(),
+            know: Knowledge { any_session: false, partial_live: 0 },
+            fatal: None,
+            finished: false,
+        }
+    }
+
+    /// Decodes as many whole records of `buf` as possible; returns the bytes consumed.
+    /// The caller keeps the rest and passes it again, followed by more input.
+    pub fn feed(&mut self, buf: &[u8], eof: bool) -> usize {
+        let mut off = 0usize;
+        if self.fatal.is_some() {
+            return buf.len();
+        }
+        // Bounded: every step consumes bytes, or stops the loop.
+        loop {
+            let rest = buf.get(off..).unwrap_or(&[]);
+            match self.reader.next(rest, eof) {
+                Step::Packet(rec, n) => {
+                    self.packet(&rec);
+                    off += n;
+                }
+                Step::Consumed(n) => {
+                    if n == 0 && self.reader.format == crate::wire::capture::Format::Unknown {
+                        break;
+                    }
+                    off += n;
+                }
+                Step::Bad(e, n, counts) => {
+                    if counts {
+                        self.stats.packets += 1;
+                    }
+                    self.journal.error(self.stats.packets, self.stats.last_ns, e);
+                    off += n;
+                }
+                Step::NeedMore => break,
+                Step::Fatal(e) => {
+                    self.journal.error(self.stats.packets, self.stats.last_ns, e);
+                    self.fatal = Some(e);
+                    off = buf.len();
+                    break;
+                }
+            }
+            if off >= buf.len() && !(eof && self.reader.skip_remaining > 0) {
+                break;
+            }
+        }
+        self.stats.input_bytes += off as u64;
+        off
+    }
+
+    /// Ends the run: flushes reassembly stashes of sessions still open.
+    pub fn finish(&mut self) {
+        if self.finished {
+            return;
+        }
+        self.finished = true;
+        let pkt = self.stats.packets;
+        let ns = self.stats.last_ns;
+        for sid in 0..self.sessions.len() {
+            let open = self.sessions.get(sid).map_or(false, |s| s.closed.is_none());
+            if !open {
+                continue;
+            }
+            for dir in 0..2 {
+                let parts = CtxParts { cp: &mut self.cp, journal: &mut self.journal, notifications: &mut self.notifications, pkt, ns };
+                if let Some(s) = self.sessions.get_mut(sid) {
+                    // An empty FIN-less flush: only stashed bytes are delivered.
+                    let _ = feed_segment_flush(s, sid as u32, dir, parts);
+                }
+            }
+        }
+    }
+
+    fn packet(&mut self, rec: &Record) {
+        self.stats.packets += 1;
+        let pkt = self.stats.packets;
+        let ns = rec.ts_ns;
+        if self.stats.first_ns == 0 {
+            self.stats.first_ns = ns;
+        }
+        if ns > self.stats.last_ns {
+            self.stats.last_ns = ns;
+        }
+        self.stats.captured_bytes += rec.data.len() as u64;
+        if (rec.data.len() as u64) < rec.orig_len as u64 {
+            self.stats.truncated += 1;
+        }
+        let net = match link::network_layer(rec.link_type, rec.data) {
+            Ok(Some(n)) => n,
+            Ok(None) => {
+                self.stats.unsupported_link += 1;
+                return;
+            }
+            Err(e) => return self.malformed(pkt, ns, e),
+        };
+        if net.ethertype != 0x0800 && net.ethertype != 0x86dd {
+            self.stats.non_ip += 1;
+            return;
+        }
+        let ipr = match ip::parse(net.ethertype, net.payload) {
+            Ok(i) => i,
+            Err(e) => return self.malformed(pkt, ns, e),
+        };
+        if ipr.fragment == Fragment::Later {
+            self.stats.ip_fragments += 1;
+            return;
+        }
+        match ipr.protocol {
+            6 => self.tcp(&ipr, pkt, ns),
+            17 => self.udp(&ipr, pkt, ns, 0),
+            _ => {}
+        }
+    }
+
+    fn malformed(&mut self, pkt: u64, ns: u64, e: DecodeError) {
+        self.stats.malformed += 1;
+        self.journal.error(pkt, ns, e);
+    }
+
+    fn tcp(&mut self, ipr: &IpRepr, pkt: u64, ns: u64) {
+        self.stats.tcp += 1;
+        let t = match transport::parse_tcp(ipr.payload) {
+            Ok(t) => t,
+            Err(e) => return self.malformed(pkt, ns, e),
+        };
+        if t.src_port != 179 && t.dst_port != 179 {
+            return;
+        }
+        self.stats.bgp_packets += 1;
+        let syn = t.flags & TCP_SYN != 0;
+        let key = conn_key(&ipr.src, t.src_port, &ipr.dst, t.dst_port);
+        let (cid, new) = match self.conn_keys.find_or_insert(key) {
+            Some(x) => x,
+            None => {
+                self.sessions_dropped += 1;
+                return;
+            }
+        };
+        if new && !try_push(&mut self.conn_current, u32::MAX, MAX_SESSIONS) {
+            self.sessions_dropped += 1;
+            return;
+        }
+        let mut sid = self.conn_current.get(cid as usize).copied().unwrap_or(u32::MAX);
+        // A bare SYN on a connection that already carried a session starts a new session.
+        let restart = syn && t.flags & 0x10 == 0 && self.sessions.get(sid as usize).map_or(false, |s| s.closed.is_some() || s.dirs.iter().any(|d| d.stream.started && !d.stream.syn_seen || d.messages.iter().any(|&m| m > 0)));
+        if restart {
+            self.close_session(sid, CloseReason::Reopened, pkt, ns);
+        }
+        if sid == u32::MAX || restart {
+            let s = Session::new(ipr.src, t.src_port, ipr.dst, t.dst_port, syn && t.flags & 0x10 == 0, pkt, ns);
+            let starts_with_open = matches!(crate::bgp::message::parse_header(t.payload), Ok((_, crate::bgp::message::OPEN)));
+            let mut s = s;
+            s.partial = !syn && !starts_with_open;
+            let partial = s.partial;
+            let id = self.sessions.len() as u32;
+            if !try_push(&mut self.sessions, s, MAX_SESSIONS) {
+                self.sessions_dropped += 1;
+                return;
+            }
+            if let Some(c) = self.conn_current.get_mut(cid as usize) {
+                *c = id;
+            }
+            sid = id;
+            self.know.any_session = true;
+            if partial {
+                self.know.partial_live += 1;
+            }
+            self.cp.epoch = self.cp.epoch.wrapping_add(1);
+        }
+        let (dir, closed) = match self.sessions.get_mut(sid as usize) {
+            Some(s) => {
+                s.last_pkt = pkt;
+                s.last_ns = ns;
+                (s.dir_of(&ipr.src, t.src_port), s.closed.is_some())
+            }
+            None => return,
+        };
+        if closed {
+            return;
+        }
+        let fin = t.flags & TCP_FIN != 0;
+        let parts = CtxParts { cp: &mut self.cp, journal: &mut self.journal, notifications: &mut self.notifications, pkt, ns };
+        let (after, gap, partial_now, established_now) = match self.sessions.get_mut(sid as usize) {
+            Some(s) => {
+                let (after, gap) = feed_segment(s, sid, dir, t.seq, syn, fin, t.payload, parts);
+                let partial_now = gap || s.dirs.iter().any(|d| d.stream.started && !d.stream.from_start);
+                let est = !s.established && s.dirs.iter().all(|d| d.open.is_some()) && s.dirs.iter().any(|d| d.keepalive_after_open || d.messages[2] > 0);
+                (after, gap, partial_now, est)
+            }
+            None => return,
+        };
+        let _ = gap;
+        if let Some(s) = self.sessions.get_mut(sid as usize) {
+            if partial_now && !s.partial {
+                s.partial = true;
+                self.know.partial_live += 1;
+                self.cp.epoch = self.cp.epoch.wrapping_add(1);
+            }
+            if established_now {
+                s.established = true;
+                self.journal.event(pkt, ns, EventKind::SessionEstablished, sid, 0);
+            }
+        }
+        if let After::Close = after {
+            self.close_session(sid, CloseReason::Notification, pkt, ns);
+        } else if t.flags & TCP_RST != 0 {
+            self.close_session(sid, CloseReason::Rst, pkt, ns);
+        } else if fin {
+            self.close_session(sid, CloseReason::Fin, pkt, ns);
+        }
+    }
+
+    fn close_session(&mut self, sid: u32, why: CloseReason, pkt: u64, ns: u64) {
+        let partial = match self.sessions.get_mut(sid as usize) {
+            Some(s) if s.closed.is_none() => {
+                s.closed = Some((why, pkt, ns));
+                s.partial
+            }
+            _ => return,
+        };
+        if partial {
+            self.know.partial_live = self.know.partial_live.saturating_sub(1);
+        }
+        self.journal.event(pkt, ns, EventKind::SessionClosed, sid, why as u32);
+        for dir in 0..2 {
+            self.cp.drop_holder(holder_id(sid, dir), pkt, ns, &mut self.journal);
+        }
+        self.cp.epoch = self.cp.epoch.wrapping_add(1);
+    }
+
+    fn udp(&mut self, ipr: &IpRepr, pkt: u64, ns: u64, depth: u8) {
+        if depth == 0 {
+            self.stats.udp += 1;
+        }
+        let u = match transport::parse_udp(ipr.payload) {
+            Ok(u) => u,
+            Err(e) => return self.malformed(pkt, ns, e),
+        };
+        if !self.opts.ports().contains(&u.dst_port) {
+            return;
+        }
+        self.vxlan(ipr, &u, pkt, ns);
+    }
+
+    fn vxlan(&mut self, ipr: &IpRepr, u: &transport::UdpRepr, pkt: u64, ns: u64) {
+        self.stats.vxlan_packets += 1;
+        let v = match vxlan::parse(u.payload) {
+            Ok(v) => v,
+            Err(e) => return self.vxlan_malformed(ipr, pkt, ns, e),
+        };
+        let inner = match vxlan::inner_summary(v.payload) {
+            Ok(s) => s,
+            Err(e) => return self.vxlan_malformed(ipr, pkt, ns, e),
+        };
+        let outer_len = ipr.total_len as u32;
+        let key = flow_key(&ipr.src, &ipr.dst, v.vni, &inner.src, &inner.dst);
+        let fid = self.flows.frame(key, v.vni, &ipr.src, &ipr.dst, &inner, outer_len, pkt, ns, &self.cp, self.know, &mut self.journal);
+        // Rare per-frame conditions, aggregated on the flow.
+        let subject = Subject { vni: v.vni, src_vtep: ipr.src, dst_vtep: ipr.dst, src_mac: inner.src, dst_mac: inner.dst, has_vni: true, has_vteps: true, has_macs: true, aux: 0 };
+        if outer_len > self.opts.underlay_mtu {
+            if let Some(f) = self.journal.report(Kind::OversizeFrame, ERROR, &subject, pkt, ns) {
+                f.detail = [f.detail[0].max(outer_len), self.opts.underlay_mtu];
+            }
+        }
+        if ipr.fragment == Fragment::First {
+            if let Some(f) = self.journal.report(Kind::OuterFragmented, WARNING, &subject, pkt, ns) {
+                f.detail[0] = outer_len;
+            }
+        }
+        if u.checksum != 0 || ipr.v6 {
+            if transport::udp_checksum(ipr, ipr.payload, u) == ChecksumStatus::Bad {
+                self.stats.bad_checksums += 1;
+                // Aggregated per VTEP pair. A checksum equal to the pseudo-header sum is what
+                // checksum offload leaves in captures taken on the sending host: info only.
+                let offload = transport::is_offload_partial(ipr, u);
+                let pair = Subject { src_vtep: ipr.src, dst_vtep: ipr.dst, has_vteps: true, aux: offload as u32, ..Default::default() };
+                let severity = if offload { INFO } else { WARNING };
+                if let Some(f) = self.journal.report(Kind::BadUdpChecksum, severity, &pair, pkt, ns) {
+                    f.detail = [u.checksum as u32, offload as u32];
+                }
+            }
+        }
+        if v.flags & vxlan::FLAG_I == 0 {
+            if let Some(f) = self.journal.report(Kind::VxlanFlagMissing, ERROR, &subject, pkt, ns) {
+                f.detail[0] = v.flags as u32;
+            }
+        } else if v.reserved_nonzero {
+            if let Some(f) = self.journal.report(Kind::VxlanReservedBits, WARNING, &subject, pkt, ns) {
+                f.detail[0] = v.flags as u32;
+            }
+        }
+        // Nested VXLAN: count it and remember the inner VNI on the flow; only the outer layer
+        // is held against the EVPN control plane.
+        let mut depth = 1u8;
+        let mut frame = v.payload;
+        let mut summary = inner;
+        while depth < MAX_TUNNEL_DEPTH && summary.udp_dst_port != 0 && self.opts.ports().contains(&summary.udp_dst_port) {
+            let payload = frame.get(summary.udp_payload_off..summary.udp_payload_off.saturating_add(summary.udp_payload_len)).unwrap_or(&[]);
+            let nested = match vxlan::parse(payload) {
+                Ok(n) => n,
+                Err(_) => break,
+            };
+            self.stats.nested_vxlan += 1;
+            if let Some(f) = fid.and_then(|id| self.flows.flows.get_mut(id as usize)) {
+                f.counts.nested_vxlan += 1;
+                if f.nested_vni.is_none() {
+                    f.nested_vni = Some(nested.vni);
+                }
+            }
+            frame = nested.payload;
+            summary = match vxlan::inner_summary(frame) {
+                Ok(s) => s,
+                Err(_) => break,
+            };
+            depth += 1;
+        }
+    }
+
+    fn vxlan_malformed(&mut self, ipr: &IpRepr, pkt: u64, ns: u64, e: DecodeError) {
+        self.journal.error(pkt, ns, e);
+        let subject = Subject { src_vtep: ipr.src, dst_vtep: ipr.dst, has_vteps: true, ..Default::default() };
+        if let Some(f) = self.journal.report(Kind::VxlanMalformed, WARNING, &subject, pkt, ns) {
+            f.text = e.what;
+            f.text2 = e.why;
+        }
+    }
+
+    /// Knowledge flags, for the report.
+    pub fn knowledge(&self) -> Knowledge {
+        self.know
+    }
+}
+
+fn feed_segment_flush(s: &mut Session, sid: u32, dir: usize, parts: CtxParts) -> After {
+    // Deliver stashed out-of-order bytes at end of capture (declaring holes as gaps).
+    let (after, _) = flush_direction(s, sid, dir, parts);
+    after
+}
+
+fn flush_direction(s: &mut Session, sid: u32, dir: usize, parts: CtxParts) -> (After, bool) {
+    let has_stash = s.dirs.get(dir).map_or(false, |d| d.stream.started);
+    if !has_stash {
+        return (After::Nothing, false);
+    }
+    // A zero-length segment with FIN semantics flushes the stash without closing the session.
+    let seq = 0;
+    crate::session::flush_only(s, sid, dir, seq, parts)
+}

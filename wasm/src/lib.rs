@@ -1,0 +1,131 @@
+//! bagpipe-cni verify decoder: pcap/pcapng -> BGP EVPN control plane + VXLAN data plane,
+//! checked against each other, reported as JSON. Built for wasm32-unknown-unknown with no
+//! external crates; no code path panics (see wasm/README.md for how that is checked).
+//!
+//! ABI (wasm-bindgen shape, driven by wasm/bindings.ts):
+//! - `vd_alloc(len) -> ptr`, `vd_free(ptr, len)`: byte buffers in linear memory.
+//! - `vd_new(ports_ptr, n_ports, mtu) -> 1|0`: starts a run (ports: u16 array).
+//! - `vd_feed(ptr, len, eof) -> consumed`: decodes whole records; the caller keeps the rest.
+//! - `vd_packets() -> f64`: frames decoded so far (progress).
+//! - `vd_status() -> u32`: 0 readable so far, 1 input unreadable (unknown format/broken framing).
+//! - `vd_report(retptr)`: finishes the run and writes `[ptr, len, cap]` of the JSON bytes at
+//!   `retptr`; the caller copies them out and calls `vd_free(ptr, cap)`.
+
+pub mod bgp;
+pub mod control_plane;
+pub mod dataplane;
+pub mod decoder;
+pub mod journal;
+pub mod report;
+pub mod session;
+pub mod stream;
+pub mod util;
+pub mod wire;
+
+use decoder::{Decoder, Options};
+use std::alloc::{alloc, dealloc, Layout};
+
+static mut DECODER: Option<Decoder> = None;
+
+fn decoder() -> Option<&'static mut Decoder> {
+    // Single-threaded wasm instance: one run at a time, driven by one caller.
+    unsafe { DECODER.as_mut() }
+}
+
+/// Allocates `len` bytes (alignment 8) and returns their address, or 0 on failure.
+#[no_mangle]
+pub extern "C" fn vd_alloc(len: usize) -> *mut u8 {
+    match Layout::from_size_align(len.max(1), 8) {
+        Ok(layout) => unsafe { alloc(layout) },
+        Err(_) => core::ptr::null_mut(),
+    }
+}
+
+/// Frees a buffer from `vd_alloc` (or a report) of `len` bytes.
+#[no_mangle]
+pub extern "C" fn vd_free(ptr: *mut u8, len: usize) {
+    if ptr.is_null() {
+        return;
+    }
+    if let Ok(layout) = Layout::from_size_align(len.max(1), 8) {
+        unsafe { dealloc(ptr, layout) }
+    }
+}
+
+/// Starts a run with extra VXLAN ports (beyond 4789) and the underlay MTU.
+#[no_mangle]
+pub extern "C" fn vd_new(ports: *const u16, n_ports: usize, mtu: u32) -> u32 {
+    let mut opts = Options::new();
+    if mtu > 0 {
+        opts.underlay_mtu = mtu;
+    }
+    if !ports.is_null() {
+        let list = unsafe { core::slice::from_raw_parts(ports, n_ports.min(decoder::MAX_VXLAN_PORTS)) };
+        for &p in list {
+            if !opts.add_port(p) {
+                return 0;
+            }
+        }
+    }
+    unsafe {
+        DECODER = Some(Decoder::new(opts));
+    }
+    1
+}
+
+/// Decodes whole records from `len` bytes at `ptr`; returns how many bytes were consumed.
+#[no_mangle]
+pub extern "C" fn vd_feed(ptr: *const u8, len: usize, eof: u32) -> usize {
+    let d = match decoder() {
+        Some(d) => d,
+        None => return 0,
+    };
+    if ptr.is_null() {
+        return 0;
+    }
+    let buf = unsafe { core::slice::from_raw_parts(ptr, len) };
+    d.feed(buf, eof != 0)
+}
+
+/// Frames decoded so far.
+#[no_mangle]
+pub extern "C" fn vd_packets() -> f64 {
+    decoder().map_or(0.0, |d| d.stats.packets as f64)
+}
+
+/// 1 when the input cannot be read as a capture (nothing further will decode).
+#[no_mangle]
+pub extern "C" fn vd_status() -> u32 {
+    match decoder() {
+        Some(d) if d.fatal.is_some() && d.stats.packets == 0 => 1,
+        Some(_) => 0,
+        None => 1,
+    }
+}
+
+/// Finishes the run and hands out the JSON report as `[ptr, len, cap]` at `retptr`.
+#[no_mangle]
+pub extern "C" fn vd_report(retptr: *mut u32) {
+    if retptr.is_null() {
+        return;
+    }
+    let out = match decoder() {
+        Some(d) => {
+            d.finish();
+            report::write(d).out
+        }
+        None => Vec::new(),
+    };
+    // Copy into a vd_alloc buffer so the caller frees it with the same layout.
+    let len = out.len();
+    let ptr = vd_alloc(len);
+    if !ptr.is_null() {
+        unsafe { core::ptr::copy_nonoverlapping(out.as_ptr(), ptr, len) };
+    }
+    let (p, l) = if ptr.is_null() { (0u32, 0u32) } else { (ptr as usize as u32, len as u32) };
+    unsafe {
+        *retptr = p;
+        *retptr.add(1) = l;
+        *retptr.add(2) = len.max(1) as u32;
+    }
+}

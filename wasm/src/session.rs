@@ -1,0 +1,376 @@
+//! BGP sessions seen on TCP port 179: per-direction reassembly, OPEN/capabilities, message
+//! counts, and the decoding of UPDATEs into control-plane advertisements and withdrawals.
+
+use crate::bgp::evpn::{decode_route, NlriIter};
+use crate::bgp::ext_community::{label_is_vni, summarise, Communities};
+use crate::bgp::message::{self, notification_name, parse_header, parse_open, AttributeIter, OpenRepr, HEADER_LEN};
+use crate::control_plane::{holder_id, ControlPlane, Origin, RouteAttrs};
+use crate::journal::{EventKind, Journal, Kind, Subject, ERROR, INFO, WARNING};
+use crate::stream::{Stream, StreamEvent};
+use crate::util::bytes::{array_at, u8_at};
+use crate::util::error::DecodeError;
+use crate::util::index_map::{hash_bytes, Key};
+
+pub const MAX_SESSIONS: usize = 1 << 14;
+pub const MAX_NOTIFICATIONS: usize = 10_000;
+
+/// Why a session ended.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum CloseReason {
+    Fin,
+    Rst,
+    Notification,
+    Reopened,
+}
+
+impl CloseReason {
+    /// Stable name used in JSON.
+    pub fn name(self) -> &'static str {
+        match self {
+            CloseReason::Fin => "fin",
+            CloseReason::Rst => "rst",
+            CloseReason::Notification => "notification",
+            CloseReason::Reopened => "reopened",
+        }
+    }
+}
+
+/// Per-direction state; direction 0 is client -> server.
+pub struct Direction {
+    pub stream: Stream,
+    pub open: Option<OpenRepr>,
+    pub open_pkt: u64,
+    /// Messages by type (index = type code, 0 unused).
+    pub messages: [u64; 6],
+    pub evpn_advertised: u64,
+    pub evpn_withdrawn: u64,
+    pub other_families: u64,
+    pub decode_errors: u64,
+    pub keepalive_after_open: bool,
+}
+
+impl Direction {
+    fn new() -> Self {
+        Direction { stream: Stream::new(), open: None, open_pkt: 0, messages: [0; 6], evpn_advertised: 0, evpn_withdrawn: 0, other_families: 0, decode_errors: 0, keepalive_after_open: false }
+    }
+}
+
+/// One TCP connection carrying BGP.
+pub struct Session {
+    pub client: ([u8; 16], u16),
+    pub server: ([u8; 16], u16),
+    pub first_pkt: u64,
+    pub last_pkt: u64,
+    pub first_ns: u64,
+    pub last_ns: u64,
+    pub dirs: [Direction; 2],
+    pub established: bool,
+    pub closed: Option<(CloseReason, u64, u64)>,
+    /// Some routes may be missing: started mid-stream or lost bytes.
+    pub partial: bool,
+}
+
+/// Connection key: both endpoints, in canonical order.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct ConnKey([u8; 36]);
+impl Key for ConnKey {
+    fn hash64(&self) -> u64 {
+        hash_bytes(&self.0)
+    }
+}
+
+/// Canonical key of a connection and whether (src,sport) is the first endpoint.
+pub fn conn_key(src: &[u8; 16], sport: u16, dst: &[u8; 16], dport: u16) -> ConnKey {
+    let a = (src, sport);
+    let b = (dst, dport);
+    let (x, y) = if a <= b { (a, b) } else { (b, a) };
+    let mut k = [0u8; 36];
+    k[..16].copy_from_slice(x.0);
+    k[16..18].copy_from_slice(&x.1.to_be_bytes());
+    k[18..34].copy_from_slice(y.0);
+    k[34..36].copy_from_slice(&y.1.to_be_bytes());
+    ConnKey(k)
+}
+
+impl Session {
+    /// A session first seen on a segment from (src,sport) to (dst,dport).
+    pub fn new(src: [u8; 16], sport: u16, dst: [u8; 16], dport: u16, syn_only: bool, pkt: u64, ns: u64) -> Self {
+        // The server is the side on port 179; when both are, the receiver of a bare SYN.
+        let src_is_server = if sport == 179 && dport != 179 { true } else if dport == 179 && sport != 179 { false } else { !syn_only };
+        let (client, server) = if src_is_server { ((dst, dport), (src, sport)) } else { ((src, sport), (dst, dport)) };
+        Session { client, server, first_pkt: pkt, last_pkt: pkt, first_ns: ns, last_ns: ns, dirs: [Direction::new(), Direction::new()], established: false, closed: None, partial: false }
+    }
+
+    /// Direction index of a segment sent from (src, sport).
+    pub fn dir_of(&self, src: &[u8; 16], sport: u16) -> usize {
+        if *src == self.client.0 && sport == self.client.1 {
+            0
+        } else {
+            1
+        }
+    }
+
+    /// Sender address of direction `d`.
+    pub fn sender(&self, d: usize) -> [u8; 16] {
+        if d == 0 {
+            self.client.0
+        } else {
+            self.server.0
+        }
+    }
+
+    /// Receiver address of direction `d`.
+    pub fn receiver(&self, d: usize) -> [u8; 16] {
+        if d == 0 {
+            self.server.0
+        } else {
+            self.client.0
+        }
+    }
+}
+
+/// Shared context for decoding the messages of one direction.
+pub struct MsgCtx<'a> {
+    pub cp: &'a mut ControlPlane,
+    pub journal: &'a mut Journal,
+    pub session_id: u32,
+    pub dir: usize,
+    pub pkt: u64,
+    pub ns: u64,
+    pub sender: [u8; 16],
+    pub receiver: [u8; 16],
+    pub add_path: bool,
+    pub notifications: &'a mut Vec<Notification>,
+}
+
+/// A NOTIFICATION as reported.
+#[derive(Clone, Copy)]
+pub struct Notification {
+    pub session: u32,
+    pub dir: u8,
+    pub pkt: u64,
+    pub ns: u64,
+    pub code: u8,
+    pub subcode: u8,
+}
+
+/// What a message asks of the session after decoding.
+pub enum After {
+    Nothing,
+    Close,
+}
+
+/// Decodes one complete BGP message of direction `ctx.dir`.
+pub fn handle_message(msg: &[u8], d: &mut Direction, ctx: &mut MsgCtx) -> After {
+    let (len, t) = match parse_header(msg) {
+        Ok(x) => x,
+        Err(e) => {
+            bgp_error(e, d, ctx);
+            return After::Nothing;
+        }
+    };
+    if let Some(c) = d.messages.get_mut(t as usize) {
+        *c += 1;
+    }
+    let body = msg.get(HEADER_LEN..len).unwrap_or(&[]);
+    match t {
+        message::OPEN => match parse_open(body) {
+            Ok(o) => {
+                d.open = Some(o);
+                d.open_pkt = ctx.pkt;
+                ctx.journal.event(ctx.pkt, ctx.ns, EventKind::SessionOpen, ctx.session_id, ctx.dir as u32);
+            }
+            Err(e) => bgp_error(e, d, ctx),
+        },
+        message::UPDATE => handle_update(body, d, ctx),
+        message::NOTIFICATION => {
+            let code = u8_at(body, 0).unwrap_or(0);
+            let subcode = u8_at(body, 1).unwrap_or(0);
+            let n = Notification { session: ctx.session_id, dir: ctx.dir as u8, pkt: ctx.pkt, ns: ctx.ns, code, subcode };
+            crate::util::bounded::try_push(ctx.notifications, n, MAX_NOTIFICATIONS);
+            ctx.journal.event(ctx.pkt, ctx.ns, EventKind::Notification, ctx.session_id, ((code as u32) << 8) | subcode as u32);
+            // Message/OPEN/UPDATE errors mean a speaker sent something broken; Cease and
+            // hold-timer expiry are operational events.
+            let severity = if (1..=3).contains(&code) { ERROR } else { WARNING };
+            let subject = Subject { src_vtep: ctx.sender, dst_vtep: ctx.receiver, has_vteps: true, aux: ((code as u32) << 8) | subcode as u32, ..Default::default() };
+            if let Some(f) = ctx.journal.report(Kind::BgpNotification, severity, &subject, ctx.pkt, ctx.ns) {
+                let (c, s) = notification_name(code, subcode);
+                f.text = c;
+                f.text2 = s;
+                f.detail = [code as u32, subcode as u32];
+            }
+            return After::Close;
+        }
+        message::KEEPALIVE => {
+            if d.open.is_some() {
+                d.keepalive_after_open = true;
+            }
+        }
+        _ => {
+            // ROUTE-REFRESH: AFI(2) subtype(1) SAFI(1)
+            let afi = crate::util::bytes::be16(body, 0).unwrap_or(0) as u32;
+            let safi = u8_at(body, 3).unwrap_or(0) as u32;
+            ctx.journal.event(ctx.pkt, ctx.ns, EventKind::RouteRefresh, ctx.session_id, (afi << 8) | safi);
+        }
+    }
+    After::Nothing
+}
+
+fn bgp_error(e: DecodeError, d: &mut Direction, ctx: &mut MsgCtx) {
+    d.decode_errors += 1;
+    ctx.journal.error(ctx.pkt, ctx.ns, e);
+    let subject = Subject { src_vtep: ctx.sender, dst_vtep: ctx.receiver, has_vteps: true, ..Default::default() };
+    if let Some(f) = ctx.journal.report(Kind::BgpMalformed, WARNING, &subject, ctx.pkt, ctx.ns) {
+        if f.text.is_empty() {
+            f.text = e.what;
+            f.text2 = e.why;
+        }
+    }
+}
+
+fn handle_update(body: &[u8], d: &mut Direction, ctx: &mut MsgCtx) {
+    let u = match message::parse_update(body) {
+        Ok(u) => u,
+        Err(e) => return bgp_error(e, d, ctx),
+    };
+    // First pass: collect the attributes EVPN needs, whatever their order (FRR and GoBGP send
+    // EXTENDED_COMMUNITIES after MP_REACH_NLRI).
+    let mut reach: Option<&[u8]> = None;
+    let mut unreach: Option<&[u8]> = None;
+    let mut communities = Communities::default();
+    let mut pmsi = None;
+    let mut originator_id = None;
+    for a in AttributeIter::new(u.attributes) {
+        let a = match a {
+            Ok(a) => a,
+            Err(e) => {
+                bgp_error(e, d, ctx);
+                break;
+            }
+        };
+        match a.type_code {
+            message::ATTR_MP_REACH => reach = Some(a.value),
+            message::ATTR_MP_UNREACH => unreach = Some(a.value),
+            message::ATTR_EXT_COMMUNITIES => {
+                let (c, err) = summarise(a.value);
+                communities = c;
+                if let Some(e) = err {
+                    bgp_error(e, d, ctx);
+                }
+            }
+            message::ATTR_PMSI_TUNNEL => match message::parse_pmsi(a.value) {
+                Ok(p) => pmsi = Some(p),
+                Err(e) => bgp_error(e, d, ctx),
+            },
+            message::ATTR_ORIGINATOR_ID => originator_id = array_at::<4>(a.value, 0),
+            _ => {}
+        }
+    }
+    let origin = Origin { holder: holder_id(ctx.session_id, ctx.dir), pkt: ctx.pkt, ns: ctx.ns };
+    if let Some(v) = unreach {
+        match message::parse_mp_unreach(v) {
+            Ok((25, 70, nlri)) => {
+                for item in NlriIter::new(nlri, ctx.add_path) {
+                    match item.and_then(|raw| decode_route(raw.route_type, raw.body).map(|r| (raw, r))) {
+                        Ok((raw, Some(mut route))) => {
+                            route.path_id = raw.path_id;
+                            d.evpn_withdrawn += 1;
+                            if !ctx.cp.withdraw(&route, origin, ctx.journal) {
+                                let subject = Subject { src_vtep: ctx.sender, dst_vtep: ctx.receiver, has_vteps: true, ..Default::default() };
+                                ctx.journal.report(Kind::WithdrawUnknownRoute, INFO, &subject, ctx.pkt, ctx.ns);
+                            }
+                        }
+                        Ok((raw, None)) => ctx.cp.unknown_route_types[raw.route_type as usize] += 1,
+                        Err(e) => bgp_error(e, d, ctx),
+                    }
+                }
+            }
+            Ok(_) => d.other_families += 1,
+            Err(e) => bgp_error(e, d, ctx),
+        }
+    }
+    if let Some(v) = reach {
+        let mp = match message::parse_mp_reach(v) {
+            Ok(m) => m,
+            Err(e) => return bgp_error(e, d, ctx),
+        };
+        if mp.afi != 25 || mp.safi != 70 {
+            d.other_families += 1;
+            return;
+        }
+        let vtep = match message::next_hop_address(mp.next_hop) {
+            Ok(v) => v,
+            Err(e) => return bgp_error(e, d, ctx),
+        };
+        let attrs = RouteAttrs { vtep, communities, pmsi, originator_id };
+        let vni_labels = label_is_vni(communities.encapsulation);
+        for item in NlriIter::new(mp.nlri, ctx.add_path) {
+            match item.and_then(|raw| decode_route(raw.route_type, raw.body).map(|r| (raw, r))) {
+                Ok((raw, Some(mut route))) => {
+                    route.path_id = raw.path_id;
+                    d.evpn_advertised += 1;
+                    ctx.cp.advertise(&route, &attrs, vni_labels, origin, ctx.journal);
+                }
+                Ok((raw, None)) => ctx.cp.unknown_route_types[raw.route_type as usize] += 1,
+                Err(e) => bgp_error(e, d, ctx),
+            }
+        }
+    }
+}
+
+/// Feeds one TCP segment of a session into its reassembly and decodes what completes.
+pub fn feed_segment(s: &mut Session, session_id: u32, dir: usize, seq: u32, syn: bool, fin: bool, payload: &[u8], parts: CtxParts) -> (After, bool) {
+    drive(s, session_id, dir, parts, |stream, sink| stream.segment(seq, syn, fin, payload, sink))
+}
+
+/// Delivers a direction's stashed out-of-order bytes (end of capture), declaring holes as gaps.
+pub fn flush_only(s: &mut Session, session_id: u32, dir: usize, _seq: u32, parts: CtxParts) -> (After, bool) {
+    drive(s, session_id, dir, parts, |stream, sink| stream.flush_stash(sink))
+}
+
+fn drive(s: &mut Session, session_id: u32, dir: usize, parts: CtxParts, op: impl FnOnce(&mut Stream, &mut dyn FnMut(StreamEvent))) -> (After, bool) {
+    let sender = s.sender(dir);
+    let receiver = s.receiver(dir);
+    let add_path = {
+        let mine = s.dirs.get(dir).and_then(|d| d.open).map_or(0, |o| o.add_path_evpn());
+        let theirs = s.dirs.get(1 - dir).and_then(|d| d.open).map_or(0, |o| o.add_path_evpn());
+        // The sender adds path ids when it announced "send" (2) and the peer "receive" (1).
+        mine & 2 != 0 && theirs & 1 != 0
+    };
+    let CtxParts { cp, journal, notifications, pkt, ns } = parts;
+    let mut ctx = MsgCtx { cp, journal, session_id, dir, pkt, ns, sender, receiver, add_path, notifications };
+    let mut after = After::Nothing;
+    let mut gap = false;
+    let d = match s.dirs.get_mut(dir) {
+        Some(d) => d,
+        None => return (after, gap),
+    };
+    // The stream is moved out while its events mutate the rest of the direction.
+    let mut stream = core::mem::replace(&mut d.stream, Stream::new());
+    op(&mut stream, &mut |ev| match ev {
+        StreamEvent::Message(m) => {
+            if let After::Close = handle_message(m, d, &mut ctx) {
+                after = After::Close;
+            }
+        }
+        StreamEvent::Error(e) => bgp_error(e, d, &mut ctx),
+        StreamEvent::Gap(n) => {
+            gap = true;
+            let subject = Subject { src_vtep: sender, dst_vtep: receiver, has_vteps: true, aux: session_id, ..Default::default() };
+            if let Some(f) = ctx.journal.report(Kind::BgpStreamGap, WARNING, &subject, ctx.pkt, ctx.ns) {
+                f.detail[0] = f.detail[0].saturating_add(n);
+            }
+        }
+    });
+    d.stream = stream;
+    (after, gap)
+}
+
+/// The decoder parts a segment needs.
+pub struct CtxParts<'a> {
+    pub cp: &'a mut ControlPlane,
+    pub journal: &'a mut Journal,
+    pub notifications: &'a mut Vec<Notification>,
+    pub pkt: u64,
+    pub ns: u64,
+}

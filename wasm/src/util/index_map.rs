@@ -1,0 +1,157 @@
+//! An insertion-ordered, append-only hash index: key -> dense u32 id.
+//!
+//! Open addressing with linear probing over a power-of-two slot table. Entries are never
+//! removed (routes, flows and sessions keep their history), so there are no tombstones and
+//! ids double as stable indices into the caller's parallel value vector.
+
+use super::bounded::{try_filled, try_push};
+
+/// A fixed-size key that can hash itself.
+pub trait Key: Copy + Eq {
+    /// A 64-bit hash of the key.
+    fn hash64(&self) -> u64;
+}
+
+/// FxHash-style mixing over a byte slice, 8 bytes at a time.
+#[inline(always)]
+pub fn hash_bytes(bytes: &[u8]) -> u64 {
+    const K: u64 = 0x517c_c1b7_2722_0a95;
+    let mut h: u64 = 0;
+    let mut chunks = bytes.chunks_exact(8);
+    for c in &mut chunks {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(c);
+        h = (h.rotate_left(5) ^ u64::from_le_bytes(w)).wrapping_mul(K);
+    }
+    for &b in chunks.remainder() {
+        h = (h.rotate_left(5) ^ b as u64).wrapping_mul(K);
+    }
+    // Final avalanche so the low bits used for slot selection depend on every input bit.
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    h ^ (h >> 33)
+}
+
+/// Append-only key -> id map with a hard cap on the number of keys.
+pub struct IndexMap<K: Key> {
+    slots: Vec<u32>,
+    keys: Vec<K>,
+    cap: usize,
+}
+
+impl<K: Key> IndexMap<K> {
+    /// An empty map that will refuse keys beyond `cap`.
+    pub fn new(cap: usize) -> Self {
+        IndexMap { slots: Vec::new(), keys: Vec::new(), cap }
+    }
+
+    /// Number of keys.
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// Key of `id`.
+    pub fn key(&self, id: u32) -> Option<&K> {
+        self.keys.get(id as usize)
+    }
+
+    /// Id of `key`, if present.
+    #[inline]
+    pub fn find(&self, key: &K) -> Option<u32> {
+        let mask = self.slots.len().wrapping_sub(1);
+        if self.slots.is_empty() {
+            return None;
+        }
+        let mut i = key.hash64() as usize & mask;
+        // Bounded probe: the table is at most half full, so an empty slot always exists.
+        for _ in 0..self.slots.len() {
+            let s = *self.slots.get(i)?;
+            if s == 0 {
+                return None;
+            }
+            let id = s - 1;
+            if self.keys.get(id as usize) == Some(key) {
+                return Some(id);
+            }
+            i = (i + 1) & mask;
+        }
+        None
+    }
+
+    /// Id of `key`, inserting it when absent; `None` when full or out of memory.
+    /// The bool is true when the key was inserted by this call.
+    pub fn find_or_insert(&mut self, key: K) -> Option<(u32, bool)> {
+        if let Some(id) = self.find(&key) {
+            return Some((id, false));
+        }
+        if self.keys.len() >= self.cap {
+            return None;
+        }
+        if (self.keys.len() + 1) * 2 > self.slots.len() && !self.grow() {
+            return None;
+        }
+        let id = self.keys.len() as u32;
+        if !try_push(&mut self.keys, key, self.cap) {
+            return None;
+        }
+        self.place(id, &key);
+        Some((id, true))
+    }
+
+    fn place(&mut self, id: u32, key: &K) {
+        let mask = self.slots.len().wrapping_sub(1);
+        let mut i = key.hash64() as usize & mask;
+        for _ in 0..self.slots.len() {
+            match self.slots.get_mut(i) {
+                Some(s) if *s == 0 => {
+                    *s = id + 1;
+                    return;
+                }
+                Some(_) => i = (i + 1) & mask,
+                None => return,
+            }
+        }
+    }
+
+    fn grow(&mut self) -> bool {
+        let n = if self.slots.is_empty() { 16 } else { self.slots.len().saturating_mul(2) };
+        let slots = match try_filled(n, 0u32) {
+            Some(s) => s,
+            None => return false,
+        };
+        self.slots = slots;
+        for id in 0..self.keys.len() {
+            if let Some(k) = self.keys.get(id).copied() {
+                self.place(id as u32, &k);
+            }
+        }
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Clone, Copy, PartialEq, Eq)]
+    struct K(u32);
+    impl Key for K {
+        fn hash64(&self) -> u64 {
+            hash_bytes(&self.0.to_le_bytes())
+        }
+    }
+
+    #[test]
+    fn ids_are_dense_and_stable() {
+        let mut m = IndexMap::new(1000);
+        for i in 0..1000u32 {
+            assert_eq!(m.find_or_insert(K(i * 7)), Some((i, true)));
+        }
+        for i in 0..1000u32 {
+            assert_eq!(m.find(&K(i * 7)), Some(i));
+            assert_eq!(m.find_or_insert(K(i * 7)), Some((i, false)));
+        }
+        assert_eq!(m.find(&K(3)), None);
+        assert_eq!(m.find_or_insert(K(3)), None, "cap reached");
+    }
+}

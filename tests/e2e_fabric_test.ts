@@ -52,6 +52,10 @@ Deno.test("EVPN fabric end to end with the stock bagpipe-bgp", async (t) => {
       converged("first-pods-of-instance", ms);
       assert.ok(ms !== undefined, `pod ${a.ip} on node1 cannot reach ${b.ip} on node2`);
       assert.ok(await cluster.ping(b, a.ip), "and back");
+      for (const pod of [a, b]) {
+        const check = await cluster.check(pod);
+        assert.equal(check.code, 0, `CHECK of ${pod.containerId}: ${check.stdout}`);
+      }
     });
 
     await t.step(
@@ -138,6 +142,13 @@ Deno.test("EVPN fabric end to end with the stock bagpipe-bgp", async (t) => {
         await f.restartDaemon(n2);
         await f.waitEstablished(n2, 30000);
         assert.equal(await cluster.ping(a, b.ip), false, "the restarted daemon lost the pods (H1)");
+        const drifted = await cluster.check(b);
+        assert.equal(
+          drifted.json?.code,
+          102,
+          `CHECK sees the endpoint missing in the daemon: ${drifted.stdout}`,
+        );
+        assert.match(String(drifted.json?.msg), /not attached to VPN instance "blue"/);
         const resync = await f.exec(n2.name, [
           cluster.plugin(n2),
           "resync",
@@ -152,6 +163,7 @@ Deno.test("EVPN fabric end to end with the stock bagpipe-bgp", async (t) => {
         const ms = await cluster.pingUntil(a, b.ip, 15000, since);
         converged("after-daemon-restart-resync", ms);
         assert.ok(ms !== undefined, "blue pod on node2 reachable again after resync");
+        assert.equal((await cluster.check(b)).code, 0, "CHECK passes again after resync");
         assert.ok(
           await cluster.pingUntil(g1, g.ip, 5000) !== undefined,
           "green pod on node2 reachable again",

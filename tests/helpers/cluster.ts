@@ -27,6 +27,8 @@ export interface Pod {
   ip: string;
   mac: string;
   hostVeth: string;
+  /** The ADD result, as prevResult for CHECK. */
+  result: Record<string, unknown>;
 }
 
 /** The plugin installed on every node of a fabric, and the pods made with it. */
@@ -121,6 +123,7 @@ export class Cluster {
       ip: result.ips[0]!.address.split("/")[0]!,
       mac: result.interfaces[1]!.mac,
       hostVeth: result.interfaces[0]!.name,
+      result: add.json!,
     };
     this.pods.push(pod);
     return pod;
@@ -136,6 +139,18 @@ export class Cluster {
     if (del.code !== 0) throw new Error(`DEL of ${pod.containerId} failed: ${del.stdout}`);
     await this.fabric.exec(pod.node.name, ["ip", "netns", "del", pod.netns.split("/").at(-1)!]);
     this.pods.splice(this.pods.indexOf(pod), 1);
+  }
+
+  /** CHECK of a pod, as the runtime runs it (with the ADD result as prevResult). */
+  check(pod: Pod): Promise<PluginRun> {
+    return this.exec(pod.node, "CHECK", {
+      ...this.config(pod.node, pod.network),
+      prevResult: pod.result,
+    }, {
+      CNI_CONTAINERID: pod.containerId,
+      CNI_NETNS: pod.netns,
+      CNI_IFNAME: "eth0",
+    });
   }
 
   /** One ping from a pod; true when answered within a second. */

@@ -1,0 +1,43 @@
+/** The executable without CNI_COMMAND is the operator's command line. */
+import assert from "node:assert/strict";
+import { run } from "../lib/net/run.ts";
+
+const BUNDLE = new URL("../dist/bagpipe-cni.js", import.meta.url).pathname;
+
+async function cli(...args: string[]) {
+  return await run(Deno.execPath(), ["run", "-A", "--no-config", BUNDLE, ...args]);
+}
+
+Deno.test("the CLI answers help, version and unknown commands", async (t) => {
+  await t.step("--help prints the commands and exits 0", async () => {
+    const out = await cli("--help");
+    assert.equal(out.code, 0, out.stderr + out.stdout);
+    for (const word of ["install", "resync", "verify", "ADD, DEL, CHECK, STATUS, GC, VERSION"]) {
+      assert.match(out.stdout, new RegExp(word));
+    }
+  });
+  await t.step("version names the CNI versions", async () => {
+    const out = await cli("version");
+    assert.equal(out.code, 0);
+    assert.match(
+      out.stdout,
+      /^bagpipe-cni \d+\.\d+\.\d+, CNI spec 0\.3\.0, 0\.3\.1, 0\.4\.0, 1\.0\.0, 1\.1\.0/,
+    );
+  });
+  await t.step("an unknown command exits 2 and says so on stderr", async () => {
+    const out = await cli("frobnicate");
+    assert.equal(out.code, 2);
+    assert.match(out.stderr, /unknown command "frobnicate"/);
+    assert.equal(out.stdout, "");
+  });
+  await t.step("resync with no records says so", async () => {
+    const dir = await Deno.makeTempDir();
+    try {
+      const out = await cli("resync", "--state-dir", dir, "--log-file", `${dir}/log`);
+      assert.equal(out.code, 0, out.stderr + out.stdout);
+      assert.match(out.stdout, /no attachments recorded/);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  });
+});

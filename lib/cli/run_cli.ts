@@ -14,6 +14,8 @@ Commands:
                        install this bundle as DIR/bagpipe with its deno runtime (atomic)
   resync [--state-dir DIR] [--bagpipe-url URL]
                        re-attach every recorded pod if the daemon restarted
+  verify FILE [--json] [--vxlan-port N]...
+                       check a capture's VXLAN traffic against its BGP EVPN routes
   version              print the tool and CNI versions
   help                 this text
 `;
@@ -41,6 +43,10 @@ export async function runCli(argv: string[]): Promise<number> {
     case "resync": {
       const { resyncCommand } = await import("./resync.ts");
       return await resyncCommand(rest);
+    }
+    case "verify": {
+      const { verifyCommand } = await import("../verify/command.ts");
+      return await verifyCommand(rest);
     }
     default:
       console.error(

@@ -12,7 +12,7 @@
  * deno run -A lib/verify/command.ts capture.pcap --json > report.json
  * ```
  */
-import { parseArgs } from "node:util";
+import { parseCliArgs } from "../cli/args.ts";
 import { decodeCapture, type VerifyReport } from "../../wasm/mod.ts";
 import { renderReport } from "./report_text.ts";
 
@@ -38,8 +38,8 @@ export interface VerifyArgs {
  * Parses the arguments after "verify".
  * @throws Error saying which argument is wrong and why.
  */
-export function parseVerifyArgs(argv: string[]): VerifyArgs {
-  const { values, positionals } = parseArgs({
+export async function parseVerifyArgs(argv: string[]): Promise<VerifyArgs> {
+  const { values, positionals } = await parseCliArgs({
     args: argv,
     allowPositionals: true,
     options: {
@@ -77,7 +77,7 @@ export function exitCodeFor(report: VerifyReport, readable: boolean): number {
 export async function verifyCommand(argv: string[]): Promise<number> {
   let args: VerifyArgs;
   try {
-    args = parseVerifyArgs(argv);
+    args = await parseVerifyArgs(argv);
   } catch (e) {
     const msg = e instanceof Error ? e.message : String(e);
     console.error(msg === "help requested" ? USAGE : `verify: ${msg}\n${USAGE}`);

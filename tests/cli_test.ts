@@ -30,6 +30,29 @@ Deno.test("the CLI answers help, version and unknown commands", async (t) => {
     assert.match(out.stderr, /unknown command "frobnicate"/);
     assert.equal(out.stdout, "");
   });
+  await t.step("verify --html writes the page atomically beside the text report", async () => {
+    const dir = await Deno.makeTempDir();
+    try {
+      const capture =
+        new URL("../../shared/captures/bagpipe-evpn-fabric.pcap", import.meta.url).pathname;
+      const out = await cli("verify", capture, "--html", `${dir}/report.html`);
+      assert.ok(out.code === 0 || out.code === 1, out.stderr);
+      assert.match(out.stdout, /EVPN routes per VTEP and VNI/);
+      const page = await Deno.readTextFile(`${dir}/report.html`);
+      assert.match(page, /^<!doctype html>/i);
+      assert.match(page, /192\.168\.33\.21/);
+      assert.deepEqual(
+        [...Deno.readDirSync(dir)].map((e) => e.name),
+        ["report.html"],
+        "no temporary file left",
+      );
+      const bad = await cli("verify", capture, "--html", `${dir}/no/such/dir/r.html`);
+      assert.equal(bad.code, 2);
+      assert.match(bad.stderr, /failed to write/);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  });
   await t.step("resync with no records says so", async () => {
     const dir = await Deno.makeTempDir();
     try {

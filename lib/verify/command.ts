@@ -1,5 +1,5 @@
 /**
- * `bagpipe-cni verify FILE [--json] [--vxlan-port N]… [--underlay-mtu N]`: decodes a capture
+ * `bagpipe-cni verify FILE [--json] [--html OUT] [--vxlan-port N]… [--underlay-mtu N]`: decodes a capture
  * (pcap/pcapng) of BGP EVPN and VXLAN, holds every VXLAN frame against the EVPN control plane
  * at the moment it was captured, and reports sessions, routes, flows and findings.
  *
@@ -15,13 +15,17 @@
 import { parseCliArgs } from "../cli/args.ts";
 import { decodeCapture, type VerifyReport } from "../../wasm/mod.ts";
 import { renderReport } from "./report_text.ts";
+import { renderHtmlReport } from "./html/render.ts";
+import { atomicWrite } from "../cli/atomic_write.ts";
 
 /** Exit codes of the verify command. */
 export const EXIT = { consistent: 0, errors: 1, unreadable: 2 } as const;
 
-const USAGE = `usage: bagpipe-cni verify FILE [--json] [--vxlan-port N]... [--underlay-mtu N]
+const USAGE =
+  `usage: bagpipe-cni verify FILE [--json] [--html OUT] [--vxlan-port N]... [--underlay-mtu N]
   FILE              pcap or pcapng capture (detected by magic)
   --json            print the JSON report (schema: lib/verify/SCHEMA.md)
+  --html OUT        also write a self-contained HTML page: fabric diagram, timeline, findings
   --vxlan-port N    also decode UDP port N as VXLAN (4789 always is), repeatable, e.g. 8472
   --underlay-mtu N  largest outer IP packet the underlay carries (default 1500)
 exit: 0 consistent, 1 error findings, 2 input cannot be read`;
@@ -30,6 +34,8 @@ exit: 0 consistent, 1 error findings, 2 input cannot be read`;
 export interface VerifyArgs {
   file: string;
   json: boolean;
+  /** Where to write the HTML page, if asked. */
+  html?: string;
   vxlanPorts: number[];
   underlayMtu: number;
 }
@@ -44,6 +50,7 @@ export async function parseVerifyArgs(argv: string[]): Promise<VerifyArgs> {
     allowPositionals: true,
     options: {
       json: { type: "boolean", default: false },
+      html: { type: "string" },
       "vxlan-port": { type: "string", multiple: true, default: [] },
       "underlay-mtu": { type: "string", default: "1500" },
       help: { type: "boolean", short: "h", default: false },
@@ -64,7 +71,14 @@ export async function parseVerifyArgs(argv: string[]): Promise<VerifyArgs> {
   if (!/^\d+$/.test(values["underlay-mtu"]) || mtu < 68 || mtu > 65535) {
     throw new Error(`--underlay-mtu "${values["underlay-mtu"]}" is not a number 68-65535`);
   }
-  return { file: positionals[0], json: values.json, vxlanPorts, underlayMtu: mtu };
+  if (values.html === "") throw new Error("--html needs a file name");
+  return {
+    file: positionals[0],
+    json: values.json,
+    html: values.html,
+    vxlanPorts,
+    underlayMtu: mtu,
+  };
 }
 
 /** The exit code a report calls for. */
@@ -122,6 +136,17 @@ export async function verifyCommand(argv: string[]): Promise<number> {
     if (performance.now() - started > 1000) {
       const secs = (performance.now() - started) / 1000;
       console.error(`verify: ${report.capture.packets} packets in ${secs.toFixed(2)} s`);
+    }
+    if (args.html) {
+      try {
+        atomicWrite(args.html, renderHtmlReport(report, { source: args.file }), 0o644);
+      } catch (e) {
+        console.error(
+          `verify: failed to write "${args.html}": ${e instanceof Error ? e.message : e}`,
+        );
+        return EXIT.unreadable;
+      }
+      console.error(`verify: wrote ${args.html}`);
     }
     await writeStdout(args.json ? JSON.stringify(report) + "\n" : renderReport(report, args.file));
     return exitCodeFor(report, readable);

@@ -8,7 +8,10 @@ import {
   conflistOwner,
   DEFAULT_CONFLIST,
   INSTALLED_BY_KEY,
+  launcherFor,
+  launcherLine,
   prepareConflist,
+  SHEBANG_MAX,
 } from "../lib/cli/install.ts";
 import { parseNetConf } from "../lib/cni/config.ts";
 
@@ -292,4 +295,37 @@ Deno.test("prepareConflist() strips an earlier mark and narrows only host-local 
     () => prepareConflist(JSON.stringify({ ...DEFAULT_CONFLIST, cniVersion: "2.0.0" }), "v"),
     /cniVersion "2\.0\.0"; bagpipe supports/,
   );
+});
+
+Deno.test("install into a long path gets a launcher the kernel does not cut, and the plugin runs", async () => {
+  const l = await layout();
+  // A shebang line longer than 255 bytes loses its tail in the kernel: the plugin would not start.
+  const deep = `${l.dir}/${"d".repeat(100)}/${"e".repeat(100)}`;
+  try {
+    const run = await install("--cni-bin-dir", `${deep}/bin`, "--cache-dir", `${deep}/cache`);
+    assert.equal(run.code, 0, run.stderr);
+    const script = await Deno.readTextFile(`${deep}/bin/bagpipe`);
+    assert.ok(launcherLine(`${deep}/bin/bagpipe-deno`, `${deep}/cache`).length > SHEBANG_MAX);
+    assert.match(script, /^#!\/bin\/sh\n\/\/bin\/true; DENO_DIR='/);
+    const cni = new Deno.Command(`${deep}/bin/bagpipe`, {
+      env: { CNI_COMMAND: "VERSION" },
+      clearEnv: true,
+      stdout: "piped",
+    });
+    const out = await cni.output();
+    assert.equal(out.code, 0);
+    assert.deepEqual(JSON.parse(new TextDecoder().decode(out.stdout)).cniVersion, "1.1.0");
+  } finally {
+    await Deno.remove(l.dir, { recursive: true });
+  }
+});
+
+Deno.test("launcherFor() keeps the one-line env -S launcher when it fits", () => {
+  assert.equal(
+    launcherFor("/opt/cni/bin/bagpipe-deno", "/var/cache/bagpipe-cni"),
+    launcherLine("/opt/cni/bin/bagpipe-deno", "/var/cache/bagpipe-cni"),
+  );
+  // A space would split env -S's arguments: quoted in the sh form instead.
+  assert.match(launcherFor("/opt/my cni/bagpipe-deno", "/c"), /exec '\/opt\/my cni\/bagpipe-deno'/);
+  assert.throws(() => launcherFor("/opt/it's/bagpipe-deno", "/c"), /holds a quote or newline/);
 });

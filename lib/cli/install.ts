@@ -101,6 +101,32 @@ export function launcherLine(denoPath: string, cacheDir: string): string {
   return `#!/usr/bin/env -S DENO_DIR=${cacheDir} DENO_NO_UPDATE_CHECK=1 ${denoPath} run --allow-all --no-config --no-lock --quiet --ext=js`;
 }
 
+/**
+ * Longest first line the kernel passes on whole: it reads 256 bytes of a script (BINPRM_BUF_SIZE)
+ * and silently cuts the interpreter's arguments beyond them.
+ */
+export const SHEBANG_MAX = 255;
+
+/**
+ * The launcher for an installed plugin: launcherLine when it fits the kernel's limit, otherwise
+ * two lines read both as sh and as JavaScript. sh runs line 2 (`//bin/true` is /bin/true), which
+ * execs deno on this same file; deno skips line 1 as a hashbang and line 2 as a comment.
+ * @throws Error when a path holds a quote or a newline (it could not be quoted safely).
+ */
+export function launcherFor(denoPath: string, cacheDir: string): string {
+  const line = launcherLine(denoPath, cacheDir);
+  const plain = (p: string) => /^[A-Za-z0-9_./+:@%,=-]+$/.test(p);
+  if (new TextEncoder().encode(line).length <= SHEBANG_MAX && plain(denoPath) && plain(cacheDir)) {
+    return line;
+  }
+  for (const path of [denoPath, cacheDir]) {
+    if (/['\n\r]/.test(path)) {
+      throw new Error(`path ${JSON.stringify(path)} holds a quote or newline`);
+    }
+  }
+  return `#!/bin/sh\n//bin/true; DENO_DIR='${cacheDir}' DENO_NO_UPDATE_CHECK=1 exec '${denoPath}' run --allow-all --no-config --no-lock --quiet --ext=js "$0" "$@"`;
+}
+
 /** The bundle this process runs from, or undefined when it runs from source. */
 function runningBundle(): string | undefined {
   const main = Deno.mainModule.startsWith("file:")
@@ -350,13 +376,19 @@ async function _install(argv: string[]): Promise<number> {
     );
   }
 
+  const deno = `${binDir}/${PLUGIN_TYPE}-deno`;
+  let launcher: string;
+  try {
+    launcher = launcherFor(deno, cacheDir);
+  } catch (e) {
+    throw usage(`cannot launch the plugin from there: ${(e as Error).message}`);
+  }
   try {
     Deno.mkdirSync(binDir, { recursive: true });
     Deno.mkdirSync(cacheDir, { recursive: true });
-    const deno = `${binDir}/${PLUGIN_TYPE}-deno`;
     // The runtime first, so the plugin never points at a runtime that is not there yet.
     atomicCopy(Deno.execPath(), deno, 0o755);
-    atomicWrite(`${binDir}/${PLUGIN_TYPE}`, `${launcherLine(deno, cacheDir)}\n${code}`, 0o755);
+    atomicWrite(`${binDir}/${PLUGIN_TYPE}`, `${launcher}\n${code}`, 0o755);
     console.log(`installed ${binDir}/${PLUGIN_TYPE} (runtime ${deno})`);
   } catch (e) {
     throw new InstallError(

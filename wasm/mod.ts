@@ -99,18 +99,30 @@ export async function decodeCapture(
   let filled = 0;
   let eof = false;
   let total = 0;
+  // After a call that consumed nothing, the next record is longer than what is buffered:
+  // read more before calling again (the buffer holds a chunk plus the largest record).
+  let starved = false;
   while (true) {
-    while (!eof && filled < chunk) {
+    while (!eof && (filled < chunk || starved) && filled < capacity) {
       const n = await source.read(wasm.getUint8Memory().subarray(ptr + filled, ptr + capacity));
       if (n === null) eof = true;
-      else filled += n;
+      else {
+        filled += n;
+        starved = false;
+      }
     }
     const consumed = wasm.feed(ptr, filled, eof);
     total += consumed;
     options.onProgress?.({ bytes: total, packets: wasm.packets() });
     if (eof || wasm.unreadable()) break;
+    if (consumed === 0 && filled === capacity) {
+      throw new Error(`failed to decode the capture: a record does not fit in ${capacity} bytes`);
+    }
+    starved = consumed === 0;
     const rest = filled - consumed;
-    if (rest > 0) wasm.getUint8Memory().copyWithin(ptr, ptr + consumed, ptr + filled);
+    if (rest > 0 && consumed > 0) {
+      wasm.getUint8Memory().copyWithin(ptr, ptr + consumed, ptr + filled);
+    }
     filled = rest;
   }
   const readable = !wasm.unreadable();

@@ -176,8 +176,9 @@ impl Decoder {
             for dir in 0..2 {
                 let parts = CtxParts { cp: &mut self.cp, journal: &mut self.journal, notifications: &mut self.notifications, pkt, ns };
                 if let Some(s) = self.sessions.get_mut(sid) {
-                    // An empty FIN-less flush: only stashed bytes are delivered.
-                    let _ = feed_segment_flush(s, sid as u32, dir, parts);
+                    // End of capture: deliver stashed bytes, declaring holes as gaps.
+                    let (_, gap) = flush_direction(s, sid as u32, dir, parts);
+                    s.partial |= gap;
                 }
             }
         }
@@ -259,11 +260,10 @@ impl Decoder {
             self.close_session(sid, CloseReason::Reopened, pkt, ns);
         }
         if sid == u32::MAX || restart {
-            let s = Session::new(ipr.src, t.src_port, ipr.dst, t.dst_port, syn && t.flags & 0x10 == 0, pkt, ns);
+            let mut s = Session::new(ipr.src, t.src_port, ipr.dst, t.dst_port, syn && t.flags & 0x10 == 0, pkt, ns);
             let starts_with_open = matches!(crate::bgp::message::parse_header(t.payload), Ok((_, crate::bgp::message::OPEN)));
-            let mut s = s;
+            // Joined an existing session: routes advertised before the capture are unknown.
             s.partial = !syn && !starts_with_open;
-            let partial = s.partial;
             let id = self.sessions.len() as u32;
             if !try_push(&mut self.sessions, s, MAX_SESSIONS) {
                 self.sessions_dropped += 1;
@@ -274,9 +274,7 @@ impl Decoder {
             }
             sid = id;
             self.know.any_session = true;
-            if partial {
-                self.know.partial_live += 1;
-            }
+            self.update_incomplete(sid);
             self.cp.epoch = self.cp.epoch.wrapping_add(1);
         }
         let (dir, closed) = match self.sessions.get_mut(sid as usize) {
@@ -303,16 +301,13 @@ impl Decoder {
         };
         let _ = gap;
         if let Some(s) = self.sessions.get_mut(sid as usize) {
-            if partial_now && !s.partial {
-                s.partial = true;
-                self.know.partial_live += 1;
-                self.cp.epoch = self.cp.epoch.wrapping_add(1);
-            }
+            s.partial |= partial_now;
             if established_now {
                 s.established = true;
                 self.journal.event(pkt, ns, EventKind::SessionEstablished, sid, 0);
             }
         }
+        self.update_incomplete(sid);
         if let After::Close = after {
             self.close_session(sid, CloseReason::Notification, pkt, ns);
         } else if t.flags & TCP_RST != 0 {
@@ -322,17 +317,27 @@ impl Decoder {
         }
     }
 
-    fn close_session(&mut self, sid: u32, why: CloseReason, pkt: u64, ns: u64) {
-        let partial = match self.sessions.get_mut(sid as usize) {
-            Some(s) if s.closed.is_none() => {
-                s.closed = Some((why, pkt, ns));
-                s.partial
-            }
-            _ => return,
+    /// Keeps `know.partial_live` equal to the number of open sessions whose routes may be
+    /// incomplete now; any change invalidates cached flow verdicts.
+    fn update_incomplete(&mut self, sid: u32) {
+        let s = match self.sessions.get_mut(sid as usize) {
+            Some(s) => s,
+            None => return,
         };
-        if partial {
-            self.know.partial_live = self.know.partial_live.saturating_sub(1);
+        let now = s.closed.is_none() && s.incomplete();
+        if now != s.counted_incomplete {
+            s.counted_incomplete = now;
+            self.know.partial_live = if now { self.know.partial_live.saturating_add(1) } else { self.know.partial_live.saturating_sub(1) };
+            self.cp.epoch = self.cp.epoch.wrapping_add(1);
         }
+    }
+
+    fn close_session(&mut self, sid: u32, why: CloseReason, pkt: u64, ns: u64) {
+        match self.sessions.get_mut(sid as usize) {
+            Some(s) if s.closed.is_none() => s.closed = Some((why, pkt, ns)),
+            _ => return,
+        }
+        self.update_incomplete(sid);
         self.journal.event(pkt, ns, EventKind::SessionClosed, sid, why as u32);
         for dir in 0..2 {
             self.cp.drop_holder(holder_id(sid, dir), pkt, ns, &mut self.journal);
@@ -441,12 +446,6 @@ impl Decoder {
     pub fn knowledge(&self) -> Knowledge {
         self.know
     }
-}
-
-fn feed_segment_flush(s: &mut Session, sid: u32, dir: usize, parts: CtxParts) -> After {
-    // Deliver stashed out-of-order bytes at end of capture (declaring holes as gaps).
-    let (after, _) = flush_direction(s, sid, dir, parts);
-    after
 }
 
 fn flush_direction(s: &mut Session, sid: u32, dir: usize, parts: CtxParts) -> (After, bool) {

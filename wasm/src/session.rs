@@ -68,6 +68,8 @@ pub struct Session {
     pub closed: Option<(CloseReason, u64, u64)>,
     /// Some routes may be missing: started mid-stream or lost bytes.
     pub partial: bool,
+    /// Counted in the decoder's live-incomplete total (partial, or waiting for a hole).
+    pub counted_incomplete: bool,
 }
 
 /// Connection key: both endpoints, in canonical order.
@@ -98,7 +100,7 @@ impl Session {
         // The server is the side on port 179; when both are, the receiver of a bare SYN.
         let src_is_server = if sport == 179 && dport != 179 { true } else if dport == 179 && sport != 179 { false } else { !syn_only };
         let (client, server) = if src_is_server { ((dst, dport), (src, sport)) } else { ((src, sport), (dst, dport)) };
-        Session { client, server, first_pkt: pkt, last_pkt: pkt, first_ns: ns, last_ns: ns, dirs: [Direction::new(), Direction::new()], established: false, closed: None, partial: false }
+        Session { client, server, first_pkt: pkt, last_pkt: pkt, first_ns: ns, last_ns: ns, dirs: [Direction::new(), Direction::new()], established: false, closed: None, partial: false, counted_incomplete: false }
     }
 
     /// Direction index of a segment sent from (src, sport).
@@ -117,6 +119,11 @@ impl Session {
         } else {
             self.server.0
         }
+    }
+
+    /// True while the session's routes may be incomplete right now.
+    pub fn incomplete(&self) -> bool {
+        self.partial || self.dirs.iter().any(|d| d.stream.waiting())
     }
 
     /// Receiver address of direction `d`.
@@ -320,7 +327,8 @@ fn handle_update(body: &[u8], d: &mut Direction, ctx: &mut MsgCtx) {
 
 /// Feeds one TCP segment of a session into its reassembly and decodes what completes.
 pub fn feed_segment(s: &mut Session, session_id: u32, dir: usize, seq: u32, syn: bool, fin: bool, payload: &[u8], parts: CtxParts) -> (After, bool) {
-    drive(s, session_id, dir, parts, |stream, sink| stream.segment(seq, syn, fin, payload, sink))
+    let ns = parts.ns;
+    drive(s, session_id, dir, parts, |stream, sink| stream.segment(seq, syn, fin, payload, ns, sink))
 }
 
 /// Delivers a direction's stashed out-of-order bytes (end of capture), declaring holes as gaps.

@@ -10,6 +10,8 @@ use crate::util::error::DecodeError;
 const MAX_STASH_SEGMENTS: usize = 32;
 /// Out-of-order bytes held per direction before a gap is declared.
 const MAX_STASH_BYTES: usize = 256 << 10;
+/// Capture time a hole may stay open waiting for a retransmission before it is a gap.
+const STASH_TIMEOUT_NS: u64 = 2_000_000_000;
 /// Bytes kept while scanning for a marker; older bytes are dropped.
 const MAX_RESYNC_BYTES: usize = 2 * MAX_MESSAGE_LEN;
 
@@ -25,6 +27,7 @@ pub enum StreamEvent<'a> {
 
 struct Stashed {
     seq: u32,
+    ns: u64,
     data: Vec<u8>,
 }
 
@@ -64,8 +67,18 @@ impl Stream {
         }
     }
 
-    /// Accepts one segment; complete messages and problems go to `sink`.
-    pub fn segment(&mut self, seq: u32, syn: bool, fin: bool, payload: &[u8], sink: &mut dyn FnMut(StreamEvent)) {
+    /// True while out-of-order bytes wait for a hole before them to be filled.
+    pub fn waiting(&self) -> bool {
+        !self.stash.is_empty()
+    }
+
+    /// Accepts one segment captured at `ns`; complete messages and problems go to `sink`.
+    pub fn segment(&mut self, seq: u32, syn: bool, fin: bool, payload: &[u8], ns: u64, sink: &mut dyn FnMut(StreamEvent)) {
+        let oldest = self.stash.iter().map(|s| s.ns).min();
+        if oldest.map_or(false, |o| ns.saturating_sub(o) > STASH_TIMEOUT_NS) {
+            // The retransmission never came (or was not captured): give the bytes up.
+            self.flush_stash(sink);
+        }
         if syn {
             self.syn_seen = true;
             self.started = true;
@@ -85,7 +98,7 @@ impl Stream {
                     self.resync = true;
                 }
             }
-            self.accept(seq, payload, sink);
+            self.accept(seq, payload, ns, sink);
         }
         if fin {
             self.fin_seen = true;
@@ -122,13 +135,13 @@ impl Stream {
         best.map(|(i, _)| i)
     }
 
-    fn accept(&mut self, seq: u32, payload: &[u8], sink: &mut dyn FnMut(StreamEvent)) {
+    fn accept(&mut self, seq: u32, payload: &[u8], ns: u64, sink: &mut dyn FnMut(StreamEvent)) {
         let rel = seq.wrapping_sub(self.next_seq) as i32;
         if rel > 0 {
             let fits = self.stash.len() < MAX_STASH_SEGMENTS && self.stash_bytes + payload.len() <= MAX_STASH_BYTES;
             if fits {
                 let mut data = Vec::new();
-                if try_extend(&mut data, payload, MAX_STASH_BYTES) && try_push(&mut self.stash, Stashed { seq, data }, MAX_STASH_SEGMENTS) {
+                if try_extend(&mut data, payload, MAX_STASH_BYTES) && try_push(&mut self.stash, Stashed { seq, ns, data }, MAX_STASH_SEGMENTS) {
                     self.stash_bytes += payload.len();
                     return;
                 }
@@ -312,7 +325,7 @@ mod tests {
     }
 
     fn collect(s: &mut Stream, seq: u32, data: &[u8], out: &mut Vec<String>) {
-        s.segment(seq, false, false, data, &mut |e| {
+        s.segment(seq, false, false, data, 0, &mut |e| {
             out.push(match e {
                 StreamEvent::Message(m) => format!("msg{}", m.len()),
                 StreamEvent::Error(_) => "err".into(),
@@ -325,7 +338,7 @@ mod tests {
     fn frames_several_messages_per_segment_and_across_segments() {
         let mut s = Stream::new();
         let mut out = vec![];
-        s.segment(99, true, false, &[], &mut |_| {});
+        s.segment(99, true, false, &[], 0, &mut |_| {});
         let mut data = keepalive();
         data.extend(keepalive());
         data.extend(&keepalive()[..10]);
@@ -339,7 +352,7 @@ mod tests {
     fn ignores_retransmissions_and_reorders() {
         let mut s = Stream::new();
         let mut out = vec![];
-        s.segment(0, true, false, &[], &mut |_| {});
+        s.segment(0, true, false, &[], 0, &mut |_| {});
         let ka = keepalive();
         collect(&mut s, 1, &ka, &mut out);
         collect(&mut s, 1, &ka, &mut out); // retransmission
@@ -353,17 +366,33 @@ mod tests {
     fn gap_resynchronises_on_next_marker() {
         let mut s = Stream::new();
         let mut out = vec![];
-        s.segment(0, true, false, &[], &mut |_| {});
+        s.segment(0, true, false, &[], 0, &mut |_| {});
         let ka = keepalive();
         collect(&mut s, 1, &ka[..5], &mut out);
         // 14 bytes lost, then a full keepalive
         collect(&mut s, 1 + 19, &ka, &mut out);
-        s.segment(1 + 38, false, true, &[], &mut |e| match e {
+        s.segment(1 + 38, false, true, &[], 0, &mut |e| match e {
             StreamEvent::Gap(n) => out.push(format!("gap{}", n)),
             StreamEvent::Message(m) => out.push(format!("msg{}", m.len())),
             StreamEvent::Error(_) => out.push("err".into()),
         });
         assert_eq!(out, vec!["gap14", "msg19"]);
+    }
+
+    #[test]
+    fn hole_times_out_into_a_gap() {
+        let mut s = Stream::new();
+        let mut out = vec![];
+        s.segment(0, true, false, &[], 0, &mut |_| {});
+        s.segment(1 + 19, false, false, &keepalive(), 1, &mut |_| {});
+        assert!(s.waiting());
+        s.segment(1 + 38, false, false, &[], 3_000_000_000, &mut |e| match e {
+            StreamEvent::Gap(n) => out.push(format!("gap{}", n)),
+            StreamEvent::Message(m) => out.push(format!("msg{}", m.len())),
+            StreamEvent::Error(_) => out.push("err".into()),
+        });
+        assert_eq!(out, vec!["gap19", "msg19"]);
+        assert!(!s.waiting());
     }
 
     #[test]
@@ -381,7 +410,7 @@ mod tests {
     fn bad_marker_reports_and_recovers() {
         let mut s = Stream::new();
         let mut out = vec![];
-        s.segment(0, true, false, &[], &mut |_| {});
+        s.segment(0, true, false, &[], 0, &mut |_| {});
         let mut bad = keepalive();
         bad[0] = 0;
         bad.extend(keepalive());

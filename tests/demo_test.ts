@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { ChainError, ConflistRunner, type PluginExec } from "../lib/demo/conflist_runner.ts";
 import { parseReceivedRoutes } from "../lib/demo/fabric_facts.ts";
+import { type DemoFacts, demoPassed } from "../lib/demo/report.ts";
 import { findLeftovers, isClean } from "../lib/demo/leftovers.ts";
 import { readVerifyOutput } from "../lib/demo/verify_capture.ts";
 import { listNetns } from "../lib/fabric/netns.ts";
@@ -391,4 +392,51 @@ Deno.test("parseReceivedRoutes() reads bagpipe-bgp 17's received_routes", () => 
     { kind: "multicast", nextHop: "10.199.0.12" },
   ]);
   assert.deepEqual(parseReceivedRoutes("not json"), []);
+});
+
+Deno.test("demoPassed() needs every pair answered, no inconsistent verdict, portmap clean, nothing left", async (t) => {
+  const good: DemoFacts = {
+    cnis: [],
+    pods: [],
+    facts: [],
+    portmap: [{
+      pod: "n1-pod1",
+      rule: "-A CNI-DN-x ... --to-destination 10.27.1.1:80",
+      removed: true,
+    }],
+    matrix: [{ from: "a", to: "b", ms: 5, tries: 1 }, { from: "b", to: "a", ms: 7, tries: 1 }],
+    verify: { state: "unavailable", why: "no verify command" },
+    left: "nothing",
+    clean: true,
+    keep: false,
+    timings: [],
+    wallMs: 1000,
+  };
+  assert.equal(demoPassed(good), true);
+  const verdict = (consistent: boolean) => ({
+    state: "verdict" as const,
+    consistent,
+    errors: consistent ? 0 : 1,
+    warnings: 0,
+    sessions: 2,
+    routes: 6,
+    flows: 4,
+    findings: [],
+    exitCode: consistent ? 0 : 1,
+  });
+  const cases: [string, Partial<DemoFacts>, boolean][] = [
+    ["consistent verdict", { verify: verdict(true) }, true],
+    ["inconsistent verdict", { verify: verdict(false) }, false],
+    ["verify could not run", { verify: { state: "failed", why: "x" } }, false],
+    ["a pair unanswered", { matrix: [{ from: "a", to: "b", ms: undefined, tries: 9 }] }, false],
+    ["no pings at all", { matrix: [] }, false],
+    ["something left", { clean: false }, false],
+    ["kept on purpose", { clean: false, keep: true }, true],
+    ["portmap rule missing", { portmap: [{ pod: "p", rule: undefined }] }, false],
+    ["portmap rule not removed", { portmap: [{ pod: "p", rule: "r", removed: false }] }, false],
+    ["a step failed", { failure: "step x failed" }, false],
+  ];
+  for (const [name, change, passed] of cases) {
+    await t.step(name, () => assert.equal(demoPassed({ ...good, ...change }), passed));
+  }
 });

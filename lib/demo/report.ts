@@ -24,6 +24,8 @@ export interface DemoFacts {
   keep: boolean;
   verify?: VerifyOutcome;
   left: string;
+  /** Teardown left nothing (false while kept). */
+  clean: boolean;
   timings: readonly { step: string; ms: number }[];
   failure?: string;
   wallMs: number;
@@ -31,9 +33,13 @@ export interface DemoFacts {
 
 const pad = (label: string) => label.padEnd(10);
 
-/** Whether the run showed what it should: every pair answered, a clean verify (if run), nothing left. */
+/**
+ * Whether the run showed what it should: every pair answered, verify ran without finding the
+ * capture inconsistent (or is not in this build), portmap's rules came and went, and nothing is
+ * left unless kept.
+ */
 export function demoPassed(f: DemoFacts): boolean {
-  return f.failure === undefined && f.matrix.length > 0 &&
+  return f.failure === undefined && (f.keep || f.clean) && f.matrix.length > 0 &&
     f.matrix.every((c) => c.ms !== undefined) &&
     f.verify?.state !== "failed" && !(f.verify?.state === "verdict" && !f.verify.consistent) &&
     f.portmap.every((p) => p.rule !== undefined && p.removed !== false);

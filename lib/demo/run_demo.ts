@@ -62,6 +62,7 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
     portmap: [],
     matrix: [],
     left: "",
+    clean: false,
     keep: opts.keep,
     timings: [],
     wallMs: 0,
@@ -205,7 +206,7 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
             );
           }
         }
-        await saveDemoState(opts.stateFile, state!);
+        await saveDemoState(opts.stateFile, state);
         for (const pod of facts.pods) {
           for (const mapping of pod.portMappings) {
             const rule = ruleFor(await dnatRules(pod.cni.node.name), pod, mapping);
@@ -267,7 +268,7 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
       await step("keep: leave it all running (--keep)", async () => {
         state.status = "kept";
         state.pids = await _pids(f);
-        await saveDemoState(opts.stateFile, state!);
+        await saveDemoState(opts.stateFile, state);
         progress.note(`recorded in ${opts.stateFile}; remove it all with: ${downCommand(opts)}`);
         const [a, b] = [facts.pods[0]!, facts.pods.at(-1)!];
         progress.note(`try: ip netns exec ${_name(a.netns)} ping -c 3 ${b.ip}`);
@@ -290,7 +291,7 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
             const rules = await dnatRules(pod.cni.node.name);
             entry.removed = pod.portMappings.every((m) => ruleFor(rules, pod, m) === undefined);
           }
-          facts.left = await tearDown(fabric, id, demoDir, opts);
+          ({ line: facts.left, clean: facts.clean } = await tearDown(fabric, id, demoDir, opts));
         },
       );
     }
@@ -303,7 +304,7 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
       facts.left = `kept on purpose (--keep) after the failure; remove with: ${downCommand(opts)}`;
     } else {
       opts.write("bagpipe-cni demo: tearing down");
-      facts.left = await tearDown(fabric, id, demoDir, opts);
+      ({ line: facts.left, clean: facts.clean } = await tearDown(fabric, id, demoDir, opts));
     }
   } finally {
     for (const { signal, handler } of handlers) Deno.removeSignalListener(signal, handler);
@@ -325,14 +326,14 @@ export function downCommand(opts: Pick<DemoOptions, "stateFile">): string {
  * Stops and removes everything: the fabric's own teardown, then a sweep by name (netns id-*,
  * processes and files under demoDir) for what a failed or never-finished start left; the state
  * file goes once nothing is left.
- * @returns the "left behind" line.
+ * @returns the "left behind" line, and whether nothing is left.
  */
 export async function tearDown(
   fabric: Fabric | undefined,
   id: string,
   demoDir: string,
   opts: Pick<DemoOptions, "stateFile" | "write">,
-): Promise<string> {
+): Promise<{ line: string; clean: boolean }> {
   const problems: string[] = [];
   await fabric?.teardown().catch((e) => problems.push((e as Error).message));
   const before = await findLeftovers(id, demoDir);
@@ -343,7 +344,7 @@ export async function tearDown(
   problems.push(...swept.problems);
   if (isClean(swept.left)) await removeDemoState(opts.stateFile);
   const note = problems.length > 0 ? ` (teardown problems: ${problems.join("; ")})` : "";
-  return `${describeLeftovers(swept.left, demoDir)}${note}`;
+  return { line: `${describeLeftovers(swept.left, demoDir)}${note}`, clean: isClean(swept.left) };
 }
 
 /**

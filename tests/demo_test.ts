@@ -47,6 +47,12 @@ function idsOf(out: string): { id: string; dir: string } {
   return { id, dir };
 }
 
+/** Removes whatever a demo recorded in stateFile (a failed assertion must not orphan a kept demo). */
+async function downIfRecorded(stateFile: string): Promise<void> {
+  const recorded = await Deno.stat(stateFile).then(() => true, () => false);
+  if (recorded) await demo("--down", "--state-file", stateFile);
+}
+
 async function assertNothingLeft(id: string, dir: string, stateFile: string): Promise<void> {
   assert.deepEqual((await listNetns()).filter((n) => n.startsWith(id)), [], "netns left");
   const left = await findLeftovers(id, dir);
@@ -102,6 +108,7 @@ Deno.test("deno task demo: all pods reach each other, verify runs, nothing is le
     const { id, dir } = idsOf(run.out);
     await assertNothingLeft(id, dir, stateFile);
   } finally {
+    await downIfRecorded(stateFile);
     await Deno.remove(stateDir, { recursive: true });
   }
 });
@@ -109,11 +116,10 @@ Deno.test("deno task demo: all pods reach each other, verify runs, nothing is le
 Deno.test("deno task demo --keep leaves a working fabric that --down removes", async () => {
   const stateDir = await Deno.makeTempDir({ prefix: "bcni-demo-test-" });
   const stateFile = `${stateDir}/state.json`;
-  let ids: { id: string; dir: string } | undefined;
   try {
     const run = await demo("--keep", "--state-file", stateFile);
     assert.equal(run.code, 0, run.out);
-    ids = idsOf(run.out);
+    const ids = idsOf(run.out);
     assert.match(line(run.out, "left"), /^kept on purpose \(--keep\): 8 netns, \d+ processes/);
     assert.match(run.out, new RegExp(`deno task demo --down --state-file ${stateFile}`));
     const state = JSON.parse(await Deno.readTextFile(stateFile));
@@ -140,9 +146,7 @@ Deno.test("deno task demo --keep leaves a working fabric that --down removes", a
     assert.equal(again.code, 0);
     assert.match(again.out, /no demo recorded/);
   } finally {
-    if (ids && !isClean(await findLeftovers(ids.id, ids.dir))) {
-      await demo("--down", "--state-file", stateFile);
-    }
+    await downIfRecorded(stateFile);
     await Deno.remove(stateDir, { recursive: true });
   }
 });
@@ -170,6 +174,7 @@ Deno.test("deno task demo fails with a clear message and tears down when a step 
     const { id, dir: demoDir } = idsOf(run.out);
     await assertNothingLeft(id, demoDir, `${dir}/state.json`);
   } finally {
+    await downIfRecorded(`${dir}/state.json`);
     await Deno.remove(dir, { recursive: true });
   }
 });

@@ -10,8 +10,10 @@ through the node's BaGPipe BGP daemon.
 As a CNI plugin (the runtime sets CNI_COMMAND): ADD, DEL, CHECK, STATUS, GC, VERSION.
 
 Commands:
-  install --cni-bin-dir DIR [--cache-dir DIR]
-                       install this bundle as DIR/bagpipe with its deno runtime (atomic)
+  install --cni-bin-dir DIR [--cache-dir DIR] [--cni-conf-dir DIR [--conflist FILE]
+          [--pod-cidr CIDR] [--force]]
+                       install this bundle as DIR/bagpipe with its deno runtime, and the
+                       conflist, each atomically (install --help for details)
   resync [--state-dir DIR] [--bagpipe-url URL]
                        re-attach every recorded pod if the daemon restarted
   verify FILE [--json] [--vxlan-port N]...

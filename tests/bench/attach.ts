@@ -21,7 +21,12 @@ export async function benchAttach(rounds = 8): Promise<void> {
     };
     for (let round = 0; round < rounds; round++) {
       // A new instance per round, so each round has a "first pod of an instance".
-      const net: Network = { name: `bench${round}`, instance: `bench${round}`, rt: `64512:${1000 + round}`, prefix: `10.${100 + round}` };
+      const net: Network = {
+        name: `bench${round}`,
+        instance: `bench${round}`,
+        rt: `64512:${1000 + round}`,
+        prefix: `10.${100 + round}`,
+      };
       const anchor = await cluster.addPod(n1, net);
       const [pod, firstMs] = await timed(() => cluster.addPod(n2, net));
       first.push(firstMs);
@@ -36,7 +41,9 @@ export async function benchAttach(rounds = 8): Promise<void> {
       const [, floorMs] = await timed(() => fabric.exec(n2.name, ["env", "-i", "true"]));
       floor.push(floorMs);
     }
-    console.log(`# real fabric, stock bagpipe-bgp; ${rounds} instances, 1 first + 2 later pods each;`);
+    console.log(
+      `# real fabric, stock bagpipe-bgp; ${rounds} instances, 1 first + 2 later pods each;`,
+    );
     console.log("# ADD times include launching the plugin with `ip netns exec` (netns_exec_floor)");
     bench("add_with_attach_first_ms_p50", p50(first), "ms");
     bench("add_with_attach_later_ms_p50", p50(later), "ms");

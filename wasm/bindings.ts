@@ -90,6 +90,11 @@ export class DecoderInstance {
     return this.#wasm.vd_feed(ptr, len, eof ? 1 : 0);
   }
 
+  /** Current size of the module's linear memory in bytes (it only grows). */
+  memoryBytes(): number {
+    return this.#wasm.memory.buffer.byteLength;
+  }
+
   /** Frames decoded so far. */
   packets(): number {
     return this.#wasm.vd_packets();

@@ -44,6 +44,8 @@ export interface DecodeResult {
   report: VerifyReport;
   /** False when the input is not a readable capture (unknown format, broken header). */
   readable: boolean;
+  /** Peak linear memory of the decoder instance (WebAssembly memory never shrinks). */
+  memoryBytes: number;
 }
 
 /** Largest record the decoder holds whole (wasm/src/wire/capture.rs MAX_RECORD_BYTES). */
@@ -128,7 +130,8 @@ export async function decodeCapture(
   const readable = !wasm.unreadable();
   wasm.free(ptr, capacity);
   const text = wasm.takeReport();
-  return { report: validateReport(JSON.parse(text)), readable };
+  const memoryBytes = wasm.memoryBytes();
+  return { report: validateReport(JSON.parse(text)), readable, memoryBytes };
 }
 
 /**

@@ -12,6 +12,7 @@
  */
 import { DecoderInstance } from "./bindings.ts";
 import { type VerifyReport, VerifyReportSchema } from "./report_schema.ts";
+import { checkShape } from "./shape.ts";
 
 export type {
   VerifyFinding,
@@ -33,7 +34,7 @@ export interface DecodeOptions {
   vxlanPorts?: readonly number[];
   /** Largest outer IP packet the underlay carries; larger VXLAN packets are findings. */
   underlayMtu?: number;
-  /** Bytes handed to the decoder per call (default 8 MiB). */
+  /** Bytes read and handed to the decoder per call (default 1 MiB). */
   chunkSize?: number;
   /** Called after each chunk with totals so far. */
   onProgress?: (progress: { bytes: number; packets: number }) => void;
@@ -50,7 +51,8 @@ export interface DecodeResult {
 
 /** Largest record the decoder holds whole (wasm/src/wire/capture.rs MAX_RECORD_BYTES). */
 const MAX_RECORD_BYTES = 1 << 20;
-const DEFAULT_CHUNK = 8 << 20;
+/** 1 MiB: small enough that the module's optimised code is used after a few calls. */
+const DEFAULT_CHUNK = 1 << 20;
 
 let compiled: Promise<WebAssembly.Module> | undefined;
 
@@ -74,7 +76,8 @@ function decodeEmbedded(b64: string): Uint8Array<ArrayBuffer> {
 
 /**
  * Streams `source` through the decoder and returns the validated report.
- * Memory stays bounded: one input buffer of `chunkSize` + 1 MiB lives inside the module.
+ * Memory stays bounded: one input buffer of `chunkSize` + 1 MiB lives inside the module,
+ * plus two read buffers of `chunkSize`.
  * @throws Error when the options are invalid or the module returns a malformed report.
  */
 export async function decodeCapture(
@@ -96,32 +99,35 @@ export async function decodeCapture(
   if (!wasm.start(ports, mtu)) {
     throw new Error(`failed to start the verify decoder: more than 7 extra VXLAN ports`);
   }
-  const capacity = chunk + MAX_RECORD_BYTES;
+  // Module buffer: a chunk plus room for the unfinished record carried over from the last one.
+  const capacity = chunk + MAX_RECORD_BYTES + 4096;
   const ptr = wasm.malloc(capacity);
+  // Two JS read buffers: the next chunk is read (on Deno's I/O thread) while the module
+  // decodes the current one. Reads never target module memory, which may grow meanwhile.
+  const reads = [new Uint8Array(chunk), new Uint8Array(chunk)];
+  let which = 0;
+  let inflight = source.read(reads[which]);
   let filled = 0;
-  let eof = false;
   let total = 0;
-  // After a call that consumed nothing, the next record is longer than what is buffered:
-  // read more before calling again (the buffer holds a chunk plus the largest record).
-  let starved = false;
   while (true) {
-    while (!eof && (filled < chunk || starved) && filled < capacity) {
-      const n = await source.read(wasm.getUint8Memory().subarray(ptr + filled, ptr + capacity));
-      if (n === null) eof = true;
-      else {
-        filled += n;
-        starved = false;
-      }
+    const n = await inflight;
+    const eof = n === null;
+    if (n) {
+      wasm.getUint8Memory().set(reads[which].subarray(0, n), ptr + filled);
+      filled += n;
+    }
+    if (!eof) {
+      which ^= 1;
+      inflight = source.read(reads[which]);
     }
     const consumed = wasm.feed(ptr, filled, eof);
     total += consumed;
     options.onProgress?.({ bytes: total, packets: wasm.packets() });
     if (eof || wasm.unreadable()) break;
-    if (consumed === 0 && filled === capacity) {
+    const rest = filled - consumed;
+    if (rest > capacity - chunk) {
       throw new Error(`failed to decode the capture: a record does not fit in ${capacity} bytes`);
     }
-    starved = consumed === 0;
-    const rest = filled - consumed;
     if (rest > 0 && consumed > 0) {
       wasm.getUint8Memory().copyWithin(ptr, ptr + consumed, ptr + filled);
     }
@@ -136,13 +142,10 @@ export async function decodeCapture(
 
 /**
  * Checks a decoded report against the documented schema.
- * @throws Error listing the first problems when the module returned something else.
+ * @throws Error naming the first problem when the module returned something else.
  */
 export function validateReport(value: unknown): VerifyReport {
-  const parsed = VerifyReportSchema.safeParse(value);
-  if (!parsed.success) {
-    const issues = parsed.error.issues.slice(0, 3).map((i) => `${i.path.join(".")}: ${i.message}`);
-    throw new Error(`failed to validate the verify report: ${issues.join("; ")}`);
-  }
-  return parsed.data;
+  const problem = checkShape(value, VerifyReportSchema);
+  if (problem) throw new Error(`failed to validate the verify report: ${problem}`);
+  return value as VerifyReport;
 }

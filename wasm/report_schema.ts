@@ -1,14 +1,14 @@
 /**
- * The verify report as produced by the decoder (`schema: "bagpipe-cni.verify/1"`), as a
- * zod/mini schema used to validate what the WebAssembly module returns. The field-by-field
- * documentation is lib/verify/SCHEMA.md; keep both in step with wasm/src/report.rs.
+ * The verify report as produced by the decoder (`schema: "bagpipe-cni.verify/1"`), as a shape
+ * used to validate what the WebAssembly module returns. The field-by-field documentation is
+ * lib/verify/SCHEMA.md; keep both in step with wasm/src/report.rs.
  */
-import * as z from "zod/mini";
+import { type Infer, s as z } from "./shape.ts";
 
-const uint = z.number().check(z.int(), z.nonnegative());
-const ip = z.string();
-const mac = z.string().check(z.regex(/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/));
-const time = z.number();
+const uint = z.uint;
+const ip = z.str;
+const mac = z.match(/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/);
+const time = z.num;
 const direction = z.enum(["client_to_server", "server_to_client"]);
 
 /** Version tag this schema describes. */
@@ -53,7 +53,7 @@ const Capture = z.object({
   truncated_packets: uint,
   first_time: z.nullable(time),
   last_time: z.nullable(time),
-  fatal_error: z.nullable(z.object({ what: z.string(), why: z.string(), value: uint })),
+  fatal_error: z.nullable(z.object({ what: z.str, why: z.str, value: uint })),
   counters: z.object({
     tcp: uint,
     udp: uint,
@@ -73,8 +73,8 @@ const Summary = z.object({
   errors: uint,
   warnings: uint,
   infos: uint,
-  consistent: z.boolean(),
-  control_plane_seen: z.boolean(),
+  consistent: z.bool,
+  control_plane_seen: z.bool,
   partial_sessions_open: uint,
   sessions: uint,
   routes: uint,
@@ -93,7 +93,7 @@ const Open = z.object({
   bgp_id: ip,
   capabilities: z.array(z.object({
     code: uint,
-    name: z.string(),
+    name: z.str,
     afi: z.optional(uint),
     safi: z.optional(uint),
     value: z.optional(uint),
@@ -108,8 +108,8 @@ const Session = z.object({
   last_packet: uint,
   first_time: time,
   last_time: time,
-  established: z.boolean(),
-  partial: z.boolean(),
+  established: z.bool,
+  partial: z.bool,
   closed: z.nullable(z.object({
     reason: z.enum(["fin", "rst", "notification", "reopened"]),
     packet: uint,
@@ -129,7 +129,7 @@ const Session = z.object({
     evpn_withdrawn: uint,
     other_family_updates: uint,
     decode_errors: uint,
-    started_mid_stream: z.boolean(),
+    started_mid_stream: z.bool,
     gaps: uint,
     gap_bytes: uint,
     retransmitted_bytes: uint,
@@ -143,8 +143,8 @@ const Notification = z.object({
   time,
   code: uint,
   subcode: uint,
-  code_name: z.string(),
-  subcode_name: z.string(),
+  code_name: z.str,
+  subcode_name: z.str,
 });
 
 const Vtep = z.object({
@@ -159,10 +159,10 @@ const Vtep = z.object({
 const Segment = z.object({
   vtep: ip,
   vni: uint,
-  imet_active: z.boolean(),
-  imet_ever: z.boolean(),
+  imet_active: z.bool,
+  imet_ever: z.bool,
   mac_routes_active: uint,
-  route_targets: z.array(z.string()),
+  route_targets: z.array(z.str),
 });
 
 const Esi = z.object({
@@ -177,7 +177,7 @@ const Esi = z.object({
     "as",
     "unknown",
   ]),
-  value: z.string(),
+  value: z.str,
   system_mac: z.optional(mac),
   port_key: z.optional(uint),
   root_bridge_mac: z.optional(mac),
@@ -197,7 +197,7 @@ const Route = z.object({
     "ethernet_segment",
     "ip_prefix",
   ]),
-  rd: z.object({ type: uint, value: z.string() }),
+  rd: z.object({ type: uint, value: z.str }),
   vtep: ip,
   next_hop: ip,
   path_id: z.optional(uint),
@@ -205,19 +205,19 @@ const Route = z.object({
   ethernet_tag: z.optional(uint),
   mac: z.optional(mac),
   ip: z.optional(z.nullable(ip)),
-  prefix: z.optional(z.string()),
+  prefix: z.optional(z.str),
   gateway: z.optional(ip),
   originator: z.optional(ip),
   label1: z.optional(uint),
   label2: z.optional(z.nullable(uint)),
   label_kind: z.enum(["vni", "mpls"]),
   vni: uint,
-  route_targets: z.array(z.string()),
-  encapsulation: z.nullable(z.object({ tunnel_type: uint, name: z.string() })),
-  mac_mobility: z.nullable(z.object({ sequence: uint, sticky: z.boolean() })),
-  default_gateway: z.boolean(),
+  route_targets: z.array(z.str),
+  encapsulation: z.nullable(z.object({ tunnel_type: uint, name: z.str })),
+  mac_mobility: z.nullable(z.object({ sequence: uint, sticky: z.bool })),
+  default_gateway: z.bool,
   routers_mac: z.nullable(mac),
-  esi_label: z.nullable(z.object({ single_active: z.boolean(), label: uint })),
+  esi_label: z.nullable(z.object({ single_active: z.bool, label: uint })),
   es_import: z.nullable(mac),
   pmsi_tunnel: z.nullable(z.object({
     flags: uint,
@@ -226,7 +226,7 @@ const Route = z.object({
     endpoint: z.nullable(ip),
   })),
   originator_id: z.nullable(ip),
-  active: z.boolean(),
+  active: z.bool,
   first_packet: uint,
   first_time: time,
   last_change_packet: uint,
@@ -286,7 +286,7 @@ const Finding = z.object({
   first_time: time,
   last_time: time,
   count: uint,
-  detail: z.record(z.string(), z.union([z.string(), z.number(), z.boolean(), z.null()])),
+  detail: z.record(z.scalar),
 });
 
 const TimelineEvent = z.object({
@@ -310,7 +310,7 @@ const TimelineEvent = z.object({
   session: z.optional(uint),
   direction: z.optional(direction),
   finding: z.optional(uint),
-  reason: z.optional(z.string()),
+  reason: z.optional(z.str),
   afi: z.optional(uint),
   safi: z.optional(uint),
   code: z.optional(uint),
@@ -319,7 +319,7 @@ const TimelineEvent = z.object({
 
 /** The whole report. */
 export const VerifyReportSchema = z.object({
-  schema: z.literal(REPORT_SCHEMA_VERSION),
+  schema: z.lit(REPORT_SCHEMA_VERSION),
   options: z.object({ vxlan_ports: z.array(uint), underlay_mtu: uint }),
   capture: Capture,
   summary: Summary,
@@ -332,7 +332,7 @@ export const VerifyReportSchema = z.object({
   findings: z.array(Finding),
   timeline: z.array(TimelineEvent),
   decode_errors: z.array(
-    z.object({ packet: uint, what: z.string(), why: z.string(), value: uint }),
+    z.object({ packet: uint, what: z.str, why: z.str, value: uint }),
   ),
   limits: z.object({
     decode_errors_total: uint,
@@ -347,7 +347,7 @@ export const VerifyReportSchema = z.object({
 });
 
 /** A validated verify report. */
-export type VerifyReport = z.infer<typeof VerifyReportSchema>;
+export type VerifyReport = Infer<typeof VerifyReportSchema>;
 /** One finding of a report. */
 export type VerifyFinding = VerifyReport["findings"][number];
 /** One EVPN route of a report. */

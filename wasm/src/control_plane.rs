@@ -123,16 +123,21 @@ impl Segment {
         n
     }
 
-    fn add_rts(&mut self, rts: &[u64], delta: i32) {
+    /// Adjusts route-target reference counts; true when the set of targets changed.
+    fn add_rts(&mut self, rts: &[u64], delta: i32) -> bool {
+        let mut changed = false;
         for &rt in rts {
             if let Some(e) = self.rts.iter_mut().find(|e| e.0 == rt && e.1 > 0) {
                 e.1 = if delta > 0 { e.1.saturating_add(1) } else { e.1.saturating_sub(1) };
+                changed |= e.1 == 0;
             } else if delta > 0 {
                 if let Some(e) = self.rts.iter_mut().find(|e| e.1 == 0) {
                     *e = (rt, 1);
+                    changed = true;
                 }
             }
         }
+        changed
     }
 }
 
@@ -159,8 +164,15 @@ pub struct ControlPlane {
     at: Vec<SmallIds<8>>,
     any_keys: IndexMap<MacKey>,
     any: Vec<SmallIds<16>>,
-    /// Bumped on every change that can alter a data-plane verdict.
+    /// Bumped on every route activation change (statistics; verdicts use the versions below).
     pub epoch: u64,
+    /// Per-MAC version (parallel to the MAC index): bumped when a type-2 route of the MAC
+    /// changes, so flows re-check only when their own MACs or segment changed.
+    mac_ver: Vec<u32>,
+    /// Per-segment version (parallel to `segments`).
+    seg_ver: Vec<u32>,
+    /// Bumped when a MAC or segment is indexed for the first time.
+    pub structure: u32,
     pub unknown_route_types: [u64; 256],
     pub routes_dropped: u64,
     pub index_overflow: u64,
@@ -180,6 +192,9 @@ impl ControlPlane {
             any_keys: IndexMap::new(MAX_MACS),
             any: Vec::new(),
             epoch: 1,
+            mac_ver: Vec::new(),
+            seg_ver: Vec::new(),
+            structure: 0,
             unknown_route_types: [0; 256],
             routes_dropped: 0,
             index_overflow: 0,
@@ -191,6 +206,30 @@ impl ControlPlane {
     #[inline]
     pub fn segment(&self, vtep: &[u8; 16], vni: u32) -> Option<&Segment> {
         self.seg_keys.find(&seg_key(vtep, vni)).and_then(|i| self.segments.get(i as usize))
+    }
+
+    /// Index slot of `mac` (any VTEP), if it was ever advertised.
+    #[inline]
+    pub fn mac_slot(&self, mac: &[u8; 6]) -> Option<u32> {
+        self.any_keys.find(&MacKey(*mac))
+    }
+
+    /// Index slot of segment (vtep, vni), if any route created it.
+    #[inline]
+    pub fn segment_slot(&self, vtep: &[u8; 16], vni: u32) -> Option<u32> {
+        self.seg_keys.find(&seg_key(vtep, vni))
+    }
+
+    /// Version of a MAC slot.
+    #[inline]
+    pub fn mac_version(&self, slot: u32) -> u32 {
+        self.mac_ver.get(slot as usize).copied().unwrap_or(0)
+    }
+
+    /// Version of a segment slot.
+    #[inline]
+    pub fn segment_version(&self, slot: u32) -> u32 {
+        self.seg_ver.get(slot as usize).copied().unwrap_or(0)
     }
 
     /// Ids of every type-2 route (active or not) for `mac` at `vtep`.
@@ -348,9 +387,18 @@ impl ControlPlane {
         };
         if new {
             let s = Segment { vtep, vni: r.vni, imet_active: 0, mac_active: 0, imet_ever: false, rts: [(0, 0); SEGMENT_RTS] };
-            if !try_push(&mut self.segments, s, MAX_SEGMENTS) {
+            if !try_push(&mut self.segments, s, MAX_SEGMENTS) || !try_push(&mut self.seg_ver, 0, MAX_SEGMENTS) {
                 self.index_overflow += 1;
                 return;
+            }
+            self.structure = self.structure.wrapping_add(1);
+        }
+        let mut seg_changed = r.nlri.route_type == 3;
+        if r.nlri.route_type == 2 {
+            if let Some(slot) = self.any_keys.find(&MacKey(r.nlri.mac)) {
+                if let Some(v) = self.mac_ver.get_mut(slot as usize) {
+                    *v = v.wrapping_add(1);
+                }
             }
         }
         if let Some(s) = self.segments.get_mut(sid as usize) {
@@ -361,7 +409,13 @@ impl ControlPlane {
             } else {
                 s.mac_active = if on { s.mac_active.saturating_add(1) } else { s.mac_active.saturating_sub(1) };
             }
-            s.add_rts(r.attrs.communities.route_targets(), d);
+            seg_changed |= s.add_rts(r.attrs.communities.route_targets(), d);
+        }
+        // Verdicts read a segment's IMET presence and route targets, not its MAC count.
+        if seg_changed {
+            if let Some(v) = self.seg_ver.get_mut(sid as usize) {
+                *v = v.wrapping_add(1);
+            }
         }
     }
 
@@ -384,7 +438,10 @@ impl ControlPlane {
         }
         match self.any_keys.find_or_insert(MacKey(mac)) {
             Some((i, new)) => {
-                if new && !try_push(&mut self.any, SmallIds::new(), MAX_MACS) {
+                if new {
+                    self.structure = self.structure.wrapping_add(1);
+                }
+                if new && !(try_push(&mut self.any, SmallIds::new(), MAX_MACS) && try_push(&mut self.mac_ver, 1, MAX_MACS)) {
                     self.index_overflow += 1;
                 } else if let Some(ids) = self.any.get_mut(i as usize) {
                     if !ids.insert(id) {

@@ -1,39 +1,56 @@
 //! VXLAN flows and the check of every frame against the control plane at capture time.
 //!
 //! A flow is (outer src VTEP, outer dst VTEP, VNI, inner src MAC, inner dst MAC). Its verdict
-//! is recomputed only when the control-plane epoch changed since the flow's last frame, so
-//! the per-frame cost is one hash lookup plus counter updates.
+//! is recomputed only when something it depends on changed since the flow's last frame (the
+//! versions of its two MACs, of the receiver's segment, of the knowledge state), so the
+//! per-frame cost is one hash lookup plus counter updates even while other routes churn.
 
 use crate::control_plane::{ControlPlane, Route};
 use crate::journal::{Journal, Kind, Subject, ERROR, INFO, WARNING};
 use crate::util::bounded::try_push;
-use crate::util::index_map::{hash_bytes, IndexMap, Key};
-use crate::wire::vxlan::InnerSummary;
+use crate::util::index_map::{IndexMap, Key};
+use crate::wire::vxlan::{self, InnerLight, InnerSummary};
 
 pub const MAX_FLOWS: usize = 1 << 18;
 /// Findings remembered per flow verdict.
 const VERDICT_SLOTS: usize = 3;
 
-/// Flow identity.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub struct FlowKey(pub [u8; 48]);
+/// Flow identity, as six words so lookups compare and hash words, not bytes.
+#[derive(Clone, Copy, Eq)]
+pub struct FlowKey(pub [u64; 6]);
+
+impl PartialEq for FlowKey {
+    #[inline(always)]
+    fn eq(&self, o: &Self) -> bool {
+        // Word compares without a memcmp call: this runs once per frame.
+        let (a, b) = (&self.0, &o.0);
+        ((a[0] ^ b[0]) | (a[1] ^ b[1]) | (a[2] ^ b[2]) | (a[3] ^ b[3]) | (a[4] ^ b[4]) | (a[5] ^ b[5])) == 0
+    }
+}
+
 impl Key for FlowKey {
     #[inline]
     fn hash64(&self) -> u64 {
-        hash_bytes(&self.0)
+        let mut h: u64 = 0;
+        for w in self.0 {
+            h = (h.rotate_left(5) ^ w).wrapping_mul(0x517c_c1b7_2722_0a95);
+        }
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+        h ^ (h >> 33)
     }
 }
 
 /// Builds a flow key.
 #[inline]
 pub fn flow_key(src_vtep: &[u8; 16], dst_vtep: &[u8; 16], vni: u32, src_mac: &[u8; 6], dst_mac: &[u8; 6]) -> FlowKey {
-    let mut k = [0u8; 48];
-    k[..16].copy_from_slice(src_vtep);
-    k[16..32].copy_from_slice(dst_vtep);
-    k[32..36].copy_from_slice(&vni.to_le_bytes());
-    k[36..42].copy_from_slice(src_mac);
-    k[42..48].copy_from_slice(dst_mac);
-    FlowKey(k)
+    let w = |b: &[u8; 16], i: usize| {
+        let mut x = [0u8; 8];
+        x.copy_from_slice(if i == 0 { &b[..8] } else { &b[8..] });
+        u64::from_le_bytes(x)
+    };
+    let m = |m: &[u8; 6]| u64::from_le_bytes([m[0], m[1], m[2], m[3], m[4], m[5], 0, 0]);
+    FlowKey([w(src_vtep, 0), w(src_vtep, 1), w(dst_vtep, 0), w(dst_vtep, 1), m(src_mac) | (vni as u64 & 0xffff) << 48, m(dst_mac) | (vni as u64 >> 16) << 48])
 }
 
 /// Counters of inner frame kinds.
@@ -65,10 +82,58 @@ pub struct Flow {
     pub first_inner: InnerSummary,
     pub counts: InnerCounts,
     pub nested_vni: Option<u32>,
-    epoch: u64,
+    deps: Deps,
     verdict: [u32; VERDICT_SLOTS],
     n_verdict: u8,
 }
+
+/// What a cached verdict was computed from.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Deps {
+    checked: bool,
+    know: u32,
+    src_slot: u32,
+    dst_slot: u32,
+    seg_slot: u32,
+    src_ver: u32,
+    dst_ver: u32,
+    seg_ver: u32,
+    /// Only compared while a slot is missing (the MAC/segment may appear later).
+    structure: u32,
+}
+
+const NO_SLOT: u32 = u32::MAX;
+
+impl Deps {
+    fn current(f: &Flow, cp: &ControlPlane, know: &Knowledge) -> Deps {
+        let src_slot = cp.mac_slot(&f.src_mac).unwrap_or(NO_SLOT);
+        let dst_slot = if f.dst_mac[0] & 1 != 0 { NO_SLOT - 1 } else { cp.mac_slot(&f.dst_mac).unwrap_or(NO_SLOT) };
+        let seg_slot = cp.segment_slot(&f.dst_vtep, f.vni).unwrap_or(NO_SLOT);
+        Deps {
+            checked: true,
+            know: know.version,
+            src_slot,
+            dst_slot,
+            seg_slot,
+            src_ver: cp.mac_version(src_slot),
+            dst_ver: cp.mac_version(dst_slot),
+            seg_ver: cp.segment_version(seg_slot),
+            structure: cp.structure,
+        }
+    }
+
+    #[inline]
+    fn still_valid(&self, cp: &ControlPlane, know: &Knowledge) -> bool {
+        self.checked
+            && self.know == know.version
+            && cp.mac_version(self.src_slot) == self.src_ver
+            && cp.mac_version(self.dst_slot) == self.dst_ver
+            && cp.segment_version(self.seg_slot) == self.seg_ver
+            && (self.structure == cp.structure || (self.src_slot != NO_SLOT && self.dst_slot != NO_SLOT && self.seg_slot != NO_SLOT))
+    }
+}
+
+const NO_DEPS: Deps = Deps { checked: false, know: 0, src_slot: NO_SLOT, dst_slot: NO_SLOT, seg_slot: NO_SLOT, src_ver: 0, dst_ver: 0, seg_ver: 0, structure: 0 };
 
 /// One failed check before it is turned into a finding.
 #[derive(Clone, Copy)]
@@ -86,6 +151,8 @@ pub struct Knowledge {
     pub any_session: bool,
     /// Live sessions whose routes may be incomplete (mid-stream start, lost bytes).
     pub partial_live: u32,
+    /// Bumped whenever either field above changes.
+    pub version: u32,
 }
 
 /// The flow table.
@@ -106,9 +173,10 @@ impl Flows {
         self.keys.find(key)
     }
 
-    /// Accounts one frame and checks it; returns the flow id.
+    /// Accounts one frame and checks it; returns the flow id. `inner` is the inner frame,
+    /// summarised in full only for a flow's first frame.
     #[inline]
-    pub fn frame(&mut self, key: FlowKey, vni: u32, src_vtep: &[u8; 16], dst_vtep: &[u8; 16], inner: &InnerSummary, outer_len: u32, pkt: u64, ns: u64, cp: &ControlPlane, know: Knowledge, j: &mut Journal) -> Option<u32> {
+    pub fn frame(&mut self, key: FlowKey, vni: u32, src_vtep: &[u8; 16], dst_vtep: &[u8; 16], light: &InnerLight, inner: &[u8], outer_len: u32, pkt: u64, ns: u64, cp: &ControlPlane, know: &Knowledge, j: &mut Journal) -> Option<u32> {
         let (id, new) = match self.keys.find_or_insert(key) {
             Some(x) => x,
             None => {
@@ -117,12 +185,13 @@ impl Flows {
             }
         };
         if new {
+            let first_inner = vxlan::inner_summary(inner).unwrap_or_default();
             let f = Flow {
                 src_vtep: *src_vtep,
                 dst_vtep: *dst_vtep,
                 vni,
-                src_mac: inner.src,
-                dst_mac: inner.dst,
+                src_mac: light.src,
+                dst_mac: light.dst,
                 packets: 0,
                 bytes: 0,
                 first_pkt: pkt,
@@ -130,10 +199,10 @@ impl Flows {
                 first_ns: ns,
                 last_ns: ns,
                 max_outer_len: 0,
-                first_inner: *inner,
+                first_inner,
                 counts: InnerCounts::default(),
                 nested_vni: None,
-                epoch: 0,
+                deps: NO_DEPS,
                 verdict: [0; VERDICT_SLOTS],
                 n_verdict: 0,
             };
@@ -142,7 +211,6 @@ impl Flows {
                 return None;
             }
         }
-        let epoch = cp.epoch.wrapping_mul(2).wrapping_add(know.any_session as u64).wrapping_add((know.partial_live as u64) << 48);
         let f = self.flows.get_mut(id as usize)?;
         f.packets += 1;
         f.bytes += outer_len as u64;
@@ -151,7 +219,7 @@ impl Flows {
         if outer_len > f.max_outer_len {
             f.max_outer_len = outer_len;
         }
-        match (inner.ethertype, inner.protocol) {
+        match (light.ethertype, light.protocol) {
             (0x0806, _) => f.counts.arp += 1,
             (0x0800, p) => {
                 f.counts.ipv4 += 1;
@@ -163,12 +231,12 @@ impl Flows {
             }
             _ => f.counts.other += 1,
         }
-        if f.epoch != epoch {
-            f.epoch = epoch;
+        if !f.deps.still_valid(cp, know) {
+            f.deps = Deps::current(f, cp, know);
             f.n_verdict = 0;
             let mut fails = [Failure { kind: Kind::Unverifiable, severity: INFO, other_vtep: None, detail: 0 }; VERDICT_SLOTS];
-            let n = check(f, cp, know, &mut fails);
-            let subject = Subject { vni, src_vtep: *src_vtep, dst_vtep: *dst_vtep, src_mac: inner.src, dst_mac: inner.dst, has_vni: true, has_vteps: true, has_macs: true, aux: 0 };
+            let n = check(f, cp, *know, &mut fails);
+            let subject = Subject { vni, src_vtep: *src_vtep, dst_vtep: *dst_vtep, src_mac: light.src, dst_mac: light.dst, has_vni: true, has_vteps: true, has_macs: true, aux: 0 };
             for fail in fails.iter().take(n) {
                 let mut s = subject;
                 if fail.kind == Kind::Unverifiable {
@@ -177,11 +245,7 @@ impl Flows {
                 if let Some(fid) = j.finding_id(fail.kind, fail.severity, &s, pkt, ns) {
                     if let Some(rec) = j.findings.get_mut(fid as usize) {
                         rec.other_vtep = fail.other_vtep.or(rec.other_vtep);
-                        if fail.kind != Kind::Unverifiable {
-                            rec.detail[0] = fail.detail;
-                        } else {
-                            rec.detail[0] = fail.detail;
-                        }
+                        rec.detail[0] = fail.detail;
                     }
                     if let Some(slot) = f.verdict.get_mut(f.n_verdict as usize) {
                         *slot = fid;

@@ -110,7 +110,7 @@ impl Decoder {
             sessions: Vec::new(),
             sessions_dropped: 0,
             notifications: Vec::new(),
-            know: Knowledge { any_session: false, partial_live: 0 },
+            know: Knowledge { any_session: false, partial_live: 0, version: 0 },
             fatal: None,
             finished: false,
         }
@@ -184,6 +184,8 @@ impl Decoder {
         }
     }
 
+    // Kept out of line: V8 tiers up small functions sooner than one giant loop.
+    #[inline(never)]
     fn packet(&mut self, rec: &Record) {
         self.stats.packets += 1;
         let pkt = self.stats.packets;
@@ -230,6 +232,7 @@ impl Decoder {
         self.journal.error(pkt, ns, e);
     }
 
+    #[inline(never)]
     fn tcp(&mut self, ipr: &IpRepr, pkt: u64, ns: u64) {
         self.stats.tcp += 1;
         let t = match transport::parse_tcp(ipr.payload) {
@@ -273,9 +276,11 @@ impl Decoder {
                 *c = id;
             }
             sid = id;
-            self.know.any_session = true;
+            if !self.know.any_session {
+                self.know.any_session = true;
+                self.know.version = self.know.version.wrapping_add(1);
+            }
             self.update_incomplete(sid);
-            self.cp.epoch = self.cp.epoch.wrapping_add(1);
         }
         let (dir, closed) = match self.sessions.get_mut(sid as usize) {
             Some(s) => {
@@ -289,6 +294,11 @@ impl Decoder {
             return;
         }
         let fin = t.flags & TCP_FIN != 0;
+        let quiet = t.payload.is_empty() && t.flags & (TCP_SYN | TCP_FIN | TCP_RST) == 0;
+        if quiet && !self.sessions.get(sid as usize).map_or(false, |s| s.dirs.iter().any(|d| d.stream.waiting())) {
+            // A bare ACK changes nothing (no hole waiting to time out).
+            return;
+        }
         let parts = CtxParts { cp: &mut self.cp, journal: &mut self.journal, notifications: &mut self.notifications, pkt, ns };
         let (after, gap, partial_now, established_now) = match self.sessions.get_mut(sid as usize) {
             Some(s) => {
@@ -328,7 +338,7 @@ impl Decoder {
         if now != s.counted_incomplete {
             s.counted_incomplete = now;
             self.know.partial_live = if now { self.know.partial_live.saturating_add(1) } else { self.know.partial_live.saturating_sub(1) };
-            self.cp.epoch = self.cp.epoch.wrapping_add(1);
+            self.know.version = self.know.version.wrapping_add(1);
         }
     }
 
@@ -342,9 +352,9 @@ impl Decoder {
         for dir in 0..2 {
             self.cp.drop_holder(holder_id(sid, dir), pkt, ns, &mut self.journal);
         }
-        self.cp.epoch = self.cp.epoch.wrapping_add(1);
     }
 
+    #[inline(never)]
     fn udp(&mut self, ipr: &IpRepr, pkt: u64, ns: u64, depth: u8) {
         if depth == 0 {
             self.stats.udp += 1;
@@ -359,21 +369,33 @@ impl Decoder {
         self.vxlan(ipr, &u, pkt, ns);
     }
 
+    #[inline(never)]
     fn vxlan(&mut self, ipr: &IpRepr, u: &transport::UdpRepr, pkt: u64, ns: u64) {
         self.stats.vxlan_packets += 1;
         let v = match vxlan::parse(u.payload) {
             Ok(v) => v,
             Err(e) => return self.vxlan_malformed(ipr, pkt, ns, e),
         };
-        let inner = match vxlan::inner_summary(v.payload) {
-            Ok(s) => s,
+        let light = match vxlan::inner_light(v.payload) {
+            Ok(l) => l,
             Err(e) => return self.vxlan_malformed(ipr, pkt, ns, e),
         };
         let outer_len = ipr.total_len as u32;
-        let key = flow_key(&ipr.src, &ipr.dst, v.vni, &inner.src, &inner.dst);
-        let fid = self.flows.frame(key, v.vni, &ipr.src, &ipr.dst, &inner, outer_len, pkt, ns, &self.cp, self.know, &mut self.journal);
-        // Rare per-frame conditions, aggregated on the flow.
-        let subject = Subject { vni: v.vni, src_vtep: ipr.src, dst_vtep: ipr.dst, src_mac: inner.src, dst_mac: inner.dst, has_vni: true, has_vteps: true, has_macs: true, aux: 0 };
+        let key = flow_key(&ipr.src, &ipr.dst, v.vni, &light.src, &light.dst);
+        let fid = self.flows.frame(key, v.vni, &ipr.src, &ipr.dst, &light, v.payload, outer_len, pkt, ns, &self.cp, &self.know, &mut self.journal);
+        // Rare per-frame conditions, aggregated on the flow (or the VTEP pair).
+        let rare = outer_len > self.opts.underlay_mtu || ipr.fragment == Fragment::First || u.checksum != 0 || ipr.v6 || v.flags != vxlan::FLAG_I || v.reserved_nonzero;
+        if rare {
+            self.vxlan_rare(ipr, u, &v, &light, outer_len, pkt, ns);
+        }
+        if light.udp_dst_port != 0 && self.opts.ports().contains(&light.udp_dst_port) {
+            self.nested(v.payload, fid);
+        }
+    }
+
+    #[inline(never)]
+    fn vxlan_rare(&mut self, ipr: &IpRepr, u: &transport::UdpRepr, v: &vxlan::VxlanRepr, light: &vxlan::InnerLight, outer_len: u32, pkt: u64, ns: u64) {
+        let subject = Subject { vni: v.vni, src_vtep: ipr.src, dst_vtep: ipr.dst, src_mac: light.src, dst_mac: light.dst, has_vni: true, has_vteps: true, has_macs: true, aux: 0 };
         if outer_len > self.opts.underlay_mtu {
             if let Some(f) = self.journal.report(Kind::OversizeFrame, ERROR, &subject, pkt, ns) {
                 f.detail = [f.detail[0].max(outer_len), self.opts.underlay_mtu];
@@ -384,17 +406,15 @@ impl Decoder {
                 f.detail[0] = outer_len;
             }
         }
-        if u.checksum != 0 || ipr.v6 {
-            if transport::udp_checksum(ipr, ipr.payload, u) == ChecksumStatus::Bad {
-                self.stats.bad_checksums += 1;
-                // Aggregated per VTEP pair. A checksum equal to the pseudo-header sum is what
-                // checksum offload leaves in captures taken on the sending host: info only.
-                let offload = transport::is_offload_partial(ipr, u);
-                let pair = Subject { src_vtep: ipr.src, dst_vtep: ipr.dst, has_vteps: true, aux: offload as u32, ..Default::default() };
-                let severity = if offload { INFO } else { WARNING };
-                if let Some(f) = self.journal.report(Kind::BadUdpChecksum, severity, &pair, pkt, ns) {
-                    f.detail = [u.checksum as u32, offload as u32];
-                }
+        if (u.checksum != 0 || ipr.v6) && transport::udp_checksum(ipr, ipr.payload, u) == ChecksumStatus::Bad {
+            self.stats.bad_checksums += 1;
+            // Aggregated per VTEP pair. A checksum equal to the pseudo-header sum is what
+            // checksum offload leaves in captures taken on the sending host: info only.
+            let offload = transport::is_offload_partial(ipr, u);
+            let pair = Subject { src_vtep: ipr.src, dst_vtep: ipr.dst, has_vteps: true, aux: offload as u32, ..Default::default() };
+            let severity = if offload { INFO } else { WARNING };
+            if let Some(f) = self.journal.report(Kind::BadUdpChecksum, severity, &pair, pkt, ns) {
+                f.detail = [u.checksum as u32, offload as u32];
             }
         }
         if v.flags & vxlan::FLAG_I == 0 {
@@ -406,12 +426,21 @@ impl Decoder {
                 f.detail[0] = v.flags as u32;
             }
         }
-        // Nested VXLAN: count it and remember the inner VNI on the flow; only the outer layer
-        // is held against the EVPN control plane.
+    }
+
+    /// Nested VXLAN: counted and its VNI remembered on the flow; only the outer layer is held
+    /// against the EVPN control plane.
+    #[inline(never)]
+    fn nested(&mut self, mut frame: &[u8], fid: Option<u32>) {
         let mut depth = 1u8;
-        let mut frame = v.payload;
-        let mut summary = inner;
-        while depth < MAX_TUNNEL_DEPTH && summary.udp_dst_port != 0 && self.opts.ports().contains(&summary.udp_dst_port) {
+        while depth < MAX_TUNNEL_DEPTH {
+            let summary = match vxlan::inner_summary(frame) {
+                Ok(s) => s,
+                Err(_) => break,
+            };
+            if summary.udp_dst_port == 0 || !self.opts.ports().contains(&summary.udp_dst_port) {
+                break;
+            }
             let payload = frame.get(summary.udp_payload_off..summary.udp_payload_off.saturating_add(summary.udp_payload_len)).unwrap_or(&[]);
             let nested = match vxlan::parse(payload) {
                 Ok(n) => n,
@@ -425,10 +454,6 @@ impl Decoder {
                 }
             }
             frame = nested.payload;
-            summary = match vxlan::inner_summary(frame) {
-                Ok(s) => s,
-                Err(_) => break,
-            };
             depth += 1;
         }
     }

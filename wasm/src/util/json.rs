@@ -21,7 +21,10 @@ pub struct JsonWriter {
 impl JsonWriter {
     /// An empty writer.
     pub fn new() -> Self {
-        JsonWriter { out: Vec::new(), has_member: 0, depth: 0, after_key: false, overflowed: false }
+        let mut out = Vec::new();
+        // Most reports fit: avoid regrowing (and copying) the buffer while writing.
+        let _ = out.try_reserve(1 << 20);
+        JsonWriter { out, has_member: 0, depth: 0, after_key: false, overflowed: false }
     }
 
     fn raw(&mut self, s: &[u8]) {

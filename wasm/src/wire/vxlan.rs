@@ -44,6 +44,47 @@ pub fn parse(buf: &[u8]) -> Result<VxlanRepr<'_>> {
     })
 }
 
+/// What every inner frame contributes (the per-frame fast path).
+#[derive(Clone, Copy, Default)]
+pub struct InnerLight {
+    pub dst: [u8; 6],
+    pub src: [u8; 6],
+    pub ethertype: u16,
+    /// IP protocol, 0 when not IP.
+    pub protocol: u8,
+    /// Inner UDP destination port (nested tunnels), 0 otherwise.
+    pub udp_dst_port: u16,
+}
+
+/// Reads MACs, ethertype (after VLAN tags) and, for IP, the protocol and UDP port.
+#[inline]
+pub fn inner_light(frame: &[u8]) -> Result<InnerLight> {
+    let (dst, src) = match (crate::util::bytes::array_at::<6>(frame, 0), crate::util::bytes::array_at::<6>(frame, 6)) {
+        (Some(d), Some(s)) => (d, s),
+        _ => return Err(DecodeError::new("inner ethernet header", "frame shorter than 14 bytes", frame.len() as u64)),
+    };
+    let (ethertype, off, _, _) = ethernet::skip_vlan_tags(frame, 12)?;
+    let mut l = InnerLight { dst, src, ethertype, protocol: 0, udp_dst_port: 0 };
+    match ethertype {
+        0x0800 => {
+            let vihl = u8_at(frame, off).unwrap_or(0);
+            l.protocol = u8_at(frame, off + 9).unwrap_or(0);
+            let frag = be16(frame, off + 6).unwrap_or(0) & 0x1fff;
+            if l.protocol == 17 && frag == 0 {
+                l.udp_dst_port = be16(frame, off + ((vihl & 15) as usize) * 4 + 2).unwrap_or(0);
+            }
+        }
+        0x86dd => {
+            l.protocol = u8_at(frame, off + 6).unwrap_or(0);
+            if l.protocol == 17 {
+                l.udp_dst_port = be16(frame, off + 42).unwrap_or(0);
+            }
+        }
+        _ => {}
+    }
+    Ok(l)
+}
+
 /// What a flow needs to know about an inner frame.
 #[derive(Clone, Copy, Default)]
 pub struct InnerSummary {

@@ -8,7 +8,6 @@ import {
   bgpEvpnUpdate,
   bgpKeepalive,
   bgpOpen,
-  cat,
   ether,
   evpn,
   ext,
@@ -159,8 +158,8 @@ function vxlanTemplates(count: number): Uint8Array[] {
   for (let i = 0; out.length < count; i++) {
     const a = i % NODES;
     const b = (a + 1 + (i >> 3) % (NODES - 1)) % NODES;
-    const pa = (i * 7) % stable;
-    const pb = (i * 13) % stable;
+    const pa = (i >> 3) % stable;
+    const pb = ((i >> 3) * 31 + 7) % stable;
     const inner = innerPing(
       podMac(a, pa),
       podMac(b, pb),
@@ -174,11 +173,15 @@ function vxlanTemplates(count: number): Uint8Array[] {
   return out;
 }
 
+/** The MAC of the injected inconsistency and how many frames it sends. */
+export const ROGUE_MAC = "02:66:00:00:00:01";
+export const ROGUE_FRAMES = 5;
+
 const ETH_HEADER = ether("52:54:00:00:00:02", "52:54:00:00:00:01", 0x0800, new Uint8Array());
 
 /**
- * Writes `packets` frames to `path` (90% VXLAN, 10% BGP after the initial advertisements);
- * returns the file size in bytes.
+ * Writes `packets` frames to `path` (90% VXLAN, 10% BGP after the initial advertisements),
+ * then `ROGUE_FRAMES` frames from `ROGUE_MAC`; returns the file size in bytes.
  */
 export async function writeBenchCapture(path: string, packets: number): Promise<number> {
   const file = await Deno.open(path, { write: true, create: true, truncate: true });
@@ -226,12 +229,27 @@ export async function writeBenchCapture(path: string, packets: number): Promise<
       buf.set(ip, off + 16 + ETH_HEADER.length);
       off += 16 + len;
     }
+    // Known inconsistency at the end: a pod MAC nobody advertised sends unicast (one error).
+    const rogue = ipv4(
+      node(0),
+      node(1),
+      17,
+      udp(50000, 4789, vxlan(VNI, innerPing(ROGUE_MAC, podMac(1, 0), "10.27.0.250", podIp(1, 0)))),
+    );
+    for (let k = 0; k < ROGUE_FRAMES; k++) {
+      const len = ETH_HEADER.length + rogue.length;
+      if (off + 16 + len > buf.length) await flush();
+      view.setUint32(off, sec + 1, true);
+      view.setUint32(off + 4, k, true);
+      view.setUint32(off + 8, len, true);
+      view.setUint32(off + 12, len, true);
+      buf.set(ETH_HEADER, off + 16);
+      buf.set(rogue, off + 16 + ETH_HEADER.length);
+      off += 16 + len;
+    }
     await flush();
   } finally {
     file.close();
   }
   return size;
 }
-
-/** Concatenation helper re-exported for the benchmark's own frames. */
-export { cat };

@@ -149,14 +149,7 @@ Deno.test("EVPN fabric end to end with the stock bagpipe-bgp", async (t) => {
           `CHECK sees the endpoint missing in the daemon: ${drifted.stdout}`,
         );
         assert.match(String(drifted.json?.msg), /not attached to VPN instance "blue"/);
-        const resync = await f.exec(n2.name, [
-          cluster.plugin(n2),
-          "resync",
-          "--state-dir",
-          cluster.stateDir(n2),
-          "--log-file",
-          `${n2.workDir}/cni/plugin.log`,
-        ]);
+        const resync = await cluster.resync(n2);
         assert.equal(resync.code, 0, resync.stdout + resync.stderr);
         assert.match(resync.stdout, /re-attached \d+ pod/);
         const since = performance.now();
@@ -169,14 +162,7 @@ Deno.test("EVPN fabric end to end with the stock bagpipe-bgp", async (t) => {
           "green pod on node2 reachable again",
         );
         // A second resync has nothing to do.
-        const again = await f.exec(n2.name, [
-          cluster.plugin(n2),
-          "resync",
-          "--state-dir",
-          cluster.stateDir(n2),
-          "--log-file",
-          `${n2.workDir}/cni/plugin.log`,
-        ]);
+        const again = await cluster.resync(n2);
         assert.match(again.stdout, /up to date/);
 
         // node1's daemon restarts; the next ADD on node1 notices and re-attaches the old pods.

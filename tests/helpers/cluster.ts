@@ -4,7 +4,7 @@
  * node netns. Used by the end-to-end tests, the demo-like benchmarks and the capture fixtures.
  */
 import type { Fabric, FabricNode } from "../../lib/fabric/fabric.ts";
-import { execPlugin, installPlugin, type PluginRun } from "./plugin.ts";
+import { execPlugin, installPlugin, leasesIn, type PluginRun } from "./plugin.ts";
 
 /** A network: one VPN instance with its route targets and one subnet, split per node. */
 export interface Network {
@@ -153,6 +153,18 @@ export class Cluster {
     });
   }
 
+  /** Runs `bagpipe-cni resync` on a node, as an operator (or the daemon's post-start hook) would. */
+  resync(node: FabricNode) {
+    return this.fabric.exec(node.name, [
+      this.plugin(node),
+      "resync",
+      "--state-dir",
+      this.stateDir(node),
+      "--log-file",
+      `${node.workDir}/cni/plugin.log`,
+    ]);
+  }
+
   /** One ping from a pod; true when answered within a second. */
   async ping(from: Pod, to: string): Promise<boolean> {
     return (await this.fabric.exec(from.netns, ["ping", "-c", "1", "-W", "1", to])).code === 0;
@@ -173,16 +185,6 @@ export class Cluster {
 
   /** host-local leases held on a node (any network). */
   leases(node: FabricNode): string[] {
-    const out: string[] = [];
-    try {
-      for (const net of Deno.readDirSync(this.ipamDir(node))) {
-        for (const f of Deno.readDirSync(`${this.ipamDir(node)}/${net.name}`)) {
-          if (/^\d+\.\d+\.\d+\.\d+$/.test(f.name)) out.push(`${net.name}/${f.name}`);
-        }
-      }
-    } catch {
-      // none yet
-    }
-    return out.sort();
+    return leasesIn(this.ipamDir(node));
   }
 }

@@ -73,6 +73,21 @@ export async function ipJson<T = Record<string, unknown>>(...args: string[]): Pr
   return text.trim() ? JSON.parse(text) as T[] : [];
 }
 
+/** host-local leases (`<network>/<address>` files) under an IPAM data dir, sorted. */
+export function leasesIn(ipamDir: string): string[] {
+  const out: string[] = [];
+  try {
+    for (const net of Deno.readDirSync(ipamDir)) {
+      for (const f of Deno.readDirSync(`${ipamDir}/${net.name}`)) {
+        if (/^[0-9a-f.:]+$/.test(f.name) && f.name.includes(".")) out.push(`${net.name}/${f.name}`);
+      }
+    }
+  } catch {
+    // no lease taken yet
+  }
+  return out.sort();
+}
+
 /** A unique, short name for namespaces and temp dirs of one test. */
 export function uniqueName(tag: string): string {
   return `bcni-${tag}-${crypto.randomUUID().slice(0, 6)}`;
@@ -160,19 +175,7 @@ export class TestNode {
 
   /** host-local leases held in this node's IPAM data dir, for any network. */
   leases(): string[] {
-    const out: string[] = [];
-    try {
-      for (const net of Deno.readDirSync(this.ipamDir)) {
-        for (const f of Deno.readDirSync(`${this.ipamDir}/${net.name}`)) {
-          if (/^[0-9a-f.:]+$/.test(f.name) && f.name.includes(".")) {
-            out.push(`${net.name}/${f.name}`);
-          }
-        }
-      }
-    } catch {
-      // no lease taken yet
-    }
-    return out.sort();
+    return leasesIn(this.ipamDir);
   }
 
   /** Names of the links in the node netns. */

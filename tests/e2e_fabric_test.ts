@@ -216,7 +216,9 @@ Deno.test("EVPN fabric end to end with the stock bagpipe-bgp", async (t) => {
 
         // GC: a pod whose runtime forgot it (no DEL) is withdrawn and released.
         const leaked = await cluster.addPod(n1, blue);
-        assert.ok(await cluster.pingUntil(b, leaked.ip) !== undefined);
+        const ms = await cluster.pingUntil(b, leaked.ip);
+        converged("after-status-resync-new-pod", ms);
+        assert.ok(ms !== undefined);
         const valid = cluster.pods.filter((p) =>
           p.node === n1 && p.network === blue && p !== leaked
         )
@@ -246,7 +248,9 @@ Deno.test("EVPN fabric end to end with the stock bagpipe-bgp", async (t) => {
       async () => {
         const p1 = await cluster.addPod(n1, gw);
         const p2 = await cluster.addPod(n2, gw);
-        assert.ok(await cluster.pingUntil(p1, p2.ip) !== undefined, "gw pods reach each other");
+        const ms = await cluster.pingUntil(p1, p2.ip);
+        converged("gateway-network-first-pods", ms);
+        assert.ok(ms !== undefined, "gw pods reach each other");
         // An address that exists only inside each node's netns (a veth end with a /32).
         for (const [node, addr] of [[n1, "10.250.0.1"], [n2, "10.250.0.2"]] as const) {
           await f.exec(node.name, [

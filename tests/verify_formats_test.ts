@@ -221,3 +221,34 @@ Deno.test("verify formats: unreadable and truncated inputs", async (t) => {
     assertEquals(report.capture.packets, scenario().frames.length - 1);
   });
 });
+
+Deno.test("verify formats: IPv6 underlay (BGP over IPv6, 16-byte next hops, VXLAN over IPv6)", async () => {
+  const [a6, b6, rr6] = ["fd00::21", "fd00::22", "fd00::30"];
+  const cap = new FabricCapture();
+  const s = cap.session(a6, rr6).establish();
+  s.send("client", [routes.imet(a6, 16), routes.macIp(a6, MA, "fd27::5", 16)]);
+  s.send("server", [routes.imet(b6, 16), routes.macIp(b6, MB, "fd27::6", 16)]);
+  cap.ping(a6, b6, 16, MA, MB);
+  cap.ping(b6, a6, 16, MB, MA);
+  cap.ping(a6, b6, 16, MA, "02:27:00:00:00:99");
+  const { report } = await decodeBytes(cap.pcap());
+  assertEquals(report.sessions.map((x) => [x.client.address, x.server.address, x.established]), [[
+    a6,
+    rr6,
+    true,
+  ]]);
+  assertEquals(report.routes.map((r) => [r.vtep, r.ip ?? null]), [[a6, null], [a6, "fd27::5"], [
+    b6,
+    null,
+  ], [b6, "fd27::6"]]);
+  assertEquals(report.flows.map((f) => [f.src_vtep, f.dst_vtep, f.packets]), [[a6, b6, 1], [
+    b6,
+    a6,
+    1,
+  ], [a6, b6, 1]]);
+  // Zero UDP checksums are fine for VXLAN over IPv6 (RFC 6935): only the unknown MAC is found.
+  assertEquals(report.findings.map((f) => [f.kind, f.dst_mac]), [[
+    "unknown_unicast_flooded",
+    "02:27:00:00:00:99",
+  ]]);
+});

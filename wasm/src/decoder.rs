@@ -384,7 +384,7 @@ impl Decoder {
         let key = flow_key(&ipr.src, &ipr.dst, v.vni, &light.src, &light.dst);
         let fid = self.flows.frame(key, v.vni, &ipr.src, &ipr.dst, &light, v.payload, outer_len, pkt, ns, &self.cp, &self.know, &mut self.journal);
         // Rare per-frame conditions, aggregated on the flow (or the VTEP pair).
-        let rare = outer_len > self.opts.underlay_mtu || ipr.fragment == Fragment::First || u.checksum != 0 || ipr.v6 || v.flags != vxlan::FLAG_I || v.reserved_nonzero;
+        let rare = outer_len > self.opts.underlay_mtu || ipr.fragment == Fragment::First || u.checksum != 0 || v.flags != vxlan::FLAG_I || v.reserved_nonzero;
         if rare {
             self.vxlan_rare(ipr, u, &v, &light, outer_len, pkt, ns);
         }
@@ -406,7 +406,7 @@ impl Decoder {
                 f.detail[0] = outer_len;
             }
         }
-        if (u.checksum != 0 || ipr.v6) && transport::udp_checksum(ipr, ipr.payload, u) == ChecksumStatus::Bad {
+        if u.checksum != 0 && transport::udp_checksum(ipr, ipr.payload, u) == ChecksumStatus::Bad {
             self.stats.bad_checksums += 1;
             // Aggregated per VTEP pair. A checksum equal to the pseudo-header sum is what
             // checksum offload leaves in captures taken on the sending host: info only.

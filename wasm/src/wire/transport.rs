@@ -55,7 +55,7 @@ pub fn parse_udp(buf: &[u8]) -> Result<UdpRepr<'_>> {
 /// Outcome of verifying a UDP checksum.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum ChecksumStatus {
-    /// IPv4 sender left it zero (allowed, Linux VXLAN default).
+    /// The sender left it zero (Linux VXLAN default; RFC 6935 allows it for tunnels over IPv6).
     Absent,
     Good,
     Bad,
@@ -66,7 +66,8 @@ pub enum ChecksumStatus {
 /// Verifies the UDP checksum of `udp_bytes` (header + payload) carried in `ip`.
 pub fn udp_checksum(ip: &IpRepr, udp_bytes: &[u8], udp: &UdpRepr) -> ChecksumStatus {
     if udp.checksum == 0 {
-        return if ip.v6 { ChecksumStatus::Bad } else { ChecksumStatus::Absent };
+        // Zero means "none": optional over IPv4, and allowed for tunnels over IPv6 (RFC 6935).
+        return ChecksumStatus::Absent;
     }
     let len = udp.length as usize;
     let data = match udp_bytes.get(..len) {

@@ -100,10 +100,10 @@ export async function benchVerify(): Promise<void> {
     const total = packets + ROGUE_FRAMES;
     await checkResult(file1, packets);
 
-    // Warm the page cache and Deno's module cache once, then time three runs.
+    // Warm the page cache and Deno's module cache once, then time five runs (median).
     await timed(Deno.execPath(), verifyArgs(file1));
     const runs: Run[] = [];
-    for (let i = 0; i < 3; i++) runs.push(await timed(Deno.execPath(), verifyArgs(file1)));
+    for (let i = 0; i < 5; i++) runs.push(await timed(Deno.execPath(), verifyArgs(file1)));
     const verifyS = median(runs.map((r) => r.seconds));
     console.error(
       `verify bench: verify runs ${runs.map((r) => r.seconds.toFixed(3)).join(" ")} s (exit ${

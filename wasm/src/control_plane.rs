@@ -177,7 +177,13 @@ pub struct ControlPlane {
     pub routes_dropped: u64,
     pub index_overflow: u64,
     pub withdrawals_unmatched: u64,
+    /// Per holder (session direction): ids of routes it advertised, possibly stale, so a
+    /// session that ends releases its routes without scanning the whole table.
+    held: Vec<Vec<u32>>,
 }
+
+/// Holder ids tracked (two directions per session).
+const MAX_HOLDER_IDS: usize = 2 * crate::session::MAX_SESSIONS;
 
 impl ControlPlane {
     /// Empty state.
@@ -199,6 +205,29 @@ impl ControlPlane {
             routes_dropped: 0,
             index_overflow: 0,
             withdrawals_unmatched: 0,
+            held: Vec::new(),
+        }
+    }
+
+    /// Remembers that `holder` holds route `id` (stale entries are skipped when used).
+    fn note_held(&mut self, holder: u32, id: u32) {
+        let h = holder as usize;
+        if h >= MAX_HOLDER_IDS {
+            return;
+        }
+        while self.held.len() <= h {
+            if !try_push(&mut self.held, Vec::new(), MAX_HOLDER_IDS) {
+                return;
+            }
+        }
+        let routes = &self.routes;
+        if let Some(list) = self.held.get_mut(h) {
+            // Re-advertising after withdrawals leaves stale ids: compact when they dominate.
+            if list.len() >= 64 && list.len() > 2 * routes.len() {
+                list.retain(|&r| routes.get(r as usize).map_or(false, |x| x.holders.as_slice().contains(&holder)));
+                list.dedup();
+            }
+            try_push(list, id, 2 * MAX_ROUTES);
         }
     }
 
@@ -291,6 +320,7 @@ impl ControlPlane {
         if was_active && changed {
             self.apply(id, false);
         }
+        let newly_held = self.routes.get(id as usize).map_or(false, |r| !r.holders.as_slice().contains(&origin.holder));
         if let Some(r) = self.routes.get_mut(id as usize) {
             r.holders.insert(origin.holder);
             r.advertisements = r.advertisements.saturating_add(1);
@@ -302,6 +332,9 @@ impl ControlPlane {
                 r.last_pkt = origin.pkt;
                 r.last_ns = origin.ns;
             }
+        }
+        if newly_held {
+            self.note_held(origin.holder, id);
         }
         if !was_active || changed {
             self.apply(id, true);
@@ -335,7 +368,11 @@ impl ControlPlane {
     /// Drops every route held by `holder` (the session ended).
     pub fn drop_holder(&mut self, holder: u32, pkt: u64, ns: u64, j: &mut Journal) {
         let origin = Origin { holder, pkt, ns };
-        for id in 0..self.routes.len() as u32 {
+        let list = match self.held.get_mut(holder as usize) {
+            Some(l) => core::mem::take(l),
+            None => return,
+        };
+        for &id in list.iter() {
             let held = self.routes.get(id as usize).map_or(false, |r| r.holders.as_slice().contains(&holder));
             if held {
                 self.release(id, origin, EventKind::ImplicitWithdraw, j);

@@ -33,7 +33,7 @@ pub struct EthernetRepr<'a> {
 }
 
 /// Decodes an Ethernet frame, skipping up to `MAX_VLAN_TAGS` VLAN tags.
-#[inline]
+#[inline(always)]
 pub fn parse(frame: &[u8]) -> Result<EthernetRepr<'_>> {
     let (dst, src) = match (array_at::<6>(frame, field::DST.start), array_at::<6>(frame, field::SRC.start)) {
         (Some(d), Some(s)) => (d, s),
@@ -44,7 +44,7 @@ pub fn parse(frame: &[u8]) -> Result<EthernetRepr<'_>> {
 }
 
 /// Reads the ethertype at `off`, following VLAN tags; returns (ethertype, payload offset, vlan, tags).
-#[inline]
+#[inline(always)]
 pub fn skip_vlan_tags(frame: &[u8], mut off: usize) -> Result<(u16, usize, u16, u8)> {
     let mut vlan = 0u16;
     let mut tags = 0u8;

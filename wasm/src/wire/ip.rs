@@ -50,7 +50,7 @@ pub struct IpRepr<'a> {
 }
 
 /// Decodes an IPv4 or IPv6 header from `buf` according to `ethertype`.
-#[inline]
+#[inline(always)]
 pub fn parse(ethertype: u16, buf: &[u8]) -> Result<IpRepr<'_>> {
     if ethertype == 0x86dd {
         parse_v6(buf)
@@ -60,7 +60,7 @@ pub fn parse(ethertype: u16, buf: &[u8]) -> Result<IpRepr<'_>> {
 }
 
 /// Decodes an IPv4 header.
-#[inline]
+#[inline(always)]
 pub fn parse_v4(buf: &[u8]) -> Result<IpRepr<'_>> {
     let vihl = match u8_at(buf, field4::VER_IHL) {
         Some(v) => v,

@@ -20,7 +20,7 @@ pub struct Network<'a> {
 }
 
 /// Strips the link layer named by `link_type`; `Ok(None)` for link types not decoded.
-#[inline]
+#[inline(always)]
 pub fn network_layer(link_type: u16, frame: &[u8]) -> Result<Option<Network<'_>>> {
     match link_type {
         LINKTYPE_ETHERNET => {

@@ -33,7 +33,7 @@ pub struct UdpRepr<'a> {
 }
 
 /// Decodes a UDP header; the payload is cut to the UDP length when the capture has it all.
-#[inline]
+#[inline(always)]
 pub fn parse_udp(buf: &[u8]) -> Result<UdpRepr<'_>> {
     if buf.len() < udp_field::PAYLOAD {
         return Err(DecodeError::new("UDP header", "captured bytes end inside the 8-byte header", buf.len() as u64));

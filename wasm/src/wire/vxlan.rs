@@ -28,7 +28,7 @@ pub struct VxlanRepr<'a> {
 }
 
 /// Decodes the 8-byte VXLAN header.
-#[inline]
+#[inline(always)]
 pub fn parse(buf: &[u8]) -> Result<VxlanRepr<'_>> {
     if buf.len() < field::PAYLOAD {
         return Err(DecodeError::new("VXLAN header", "captured bytes end inside the 8-byte header", buf.len() as u64));
@@ -57,7 +57,7 @@ pub struct InnerLight {
 }
 
 /// Reads MACs, ethertype (after VLAN tags) and, for IP, the protocol and UDP port.
-#[inline]
+#[inline(always)]
 pub fn inner_light(frame: &[u8]) -> Result<InnerLight> {
     let (dst, src) = match (crate::util::bytes::array_at::<6>(frame, 0), crate::util::bytes::array_at::<6>(frame, 6)) {
         (Some(d), Some(s)) => (d, s),

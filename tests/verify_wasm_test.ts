@@ -84,6 +84,7 @@ Deno.test("verify wasm: the embedded base64 is decoder.wasm, with no imports", a
       "vd_packets",
       "vd_status",
       "vd_report",
+      "vd_free_report",
     ]
   ) {
     ok(exports.includes(name), `export ${name}`);

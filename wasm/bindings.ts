@@ -15,6 +15,7 @@ export interface DecoderExports {
   vd_packets(): number;
   vd_status(): number;
   vd_report(retptr: number): void;
+  vd_free_report(ptr: number, cap: number): void;
 }
 
 const EXPORTS: (keyof DecoderExports)[] = [
@@ -26,6 +27,7 @@ const EXPORTS: (keyof DecoderExports)[] = [
   "vd_packets",
   "vd_status",
   "vd_report",
+  "vd_free_report",
 ];
 
 /** One instance of the decoder module with its own memory and cached views. */
@@ -112,12 +114,13 @@ export class DecoderInstance {
       this.#wasm.vd_report(retptr);
       const words = new Uint32Array(this.getUint8Memory().buffer, retptr, 3);
       const [ptr, len, cap] = [words[0], words[1], words[2]];
-      if (ptr === 0) throw new Error("failed to produce the verify report: module out of memory");
-      const text = new TextDecoder("utf-8", { fatal: true }).decode(
-        this.getUint8Memory().subarray(ptr, ptr + len),
-      );
-      this.free(ptr, cap);
-      return text;
+      try {
+        return new TextDecoder("utf-8", { fatal: true }).decode(
+          this.getUint8Memory().subarray(ptr, ptr + len),
+        );
+      } finally {
+        this.#wasm.vd_free_report(ptr, cap);
+      }
     } finally {
       this.free(retptr, 12);
     }

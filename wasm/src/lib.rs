@@ -9,7 +9,7 @@
 //! - `vd_packets() -> f64`: frames decoded so far (progress).
 //! - `vd_status() -> u32`: 0 readable so far, 1 input unreadable (unknown format/broken framing).
 //! - `vd_report(retptr)`: finishes the run and writes `[ptr, len, cap]` of the JSON bytes at
-//!   `retptr`; the caller copies them out and calls `vd_free(ptr, cap)`.
+//!   `retptr`; the caller copies them out and calls `vd_free_report(ptr, cap)`.
 
 pub mod bgp;
 pub mod control_plane;
@@ -103,29 +103,35 @@ pub extern "C" fn vd_status() -> u32 {
     }
 }
 
-/// Finishes the run and hands out the JSON report as `[ptr, len, cap]` at `retptr`.
+/// Finishes the run and hands out the JSON report as `[ptr, len, cap]` at `retptr`; the
+/// caller copies the bytes out and returns the buffer with `vd_free_report(ptr, cap)`.
 #[no_mangle]
 pub extern "C" fn vd_report(retptr: *mut u32) {
     if retptr.is_null() {
         return;
     }
-    let out = match decoder() {
+    let mut out = match decoder() {
         Some(d) => {
             d.finish();
             report::write(d).out
         }
         None => Vec::new(),
     };
-    // Copy into a vd_alloc buffer so the caller frees it with the same layout.
-    let len = out.len();
-    let ptr = vd_alloc(len);
-    if !ptr.is_null() {
-        unsafe { core::ptr::copy_nonoverlapping(out.as_ptr(), ptr, len) };
-    }
-    let (p, l) = if ptr.is_null() { (0u32, 0u32) } else { (ptr as usize as u32, len as u32) };
+    // Hand out the writer's own buffer: no second copy of a possibly large report.
+    let (ptr, len, cap) = (out.as_mut_ptr(), out.len(), out.capacity());
+    core::mem::forget(out);
     unsafe {
-        *retptr = p;
-        *retptr.add(1) = l;
-        *retptr.add(2) = len.max(1) as u32;
+        *retptr = ptr as usize as u32;
+        *retptr.add(1) = len as u32;
+        *retptr.add(2) = cap as u32;
+    }
+}
+
+/// Frees a report buffer handed out by `vd_report`.
+#[no_mangle]
+pub extern "C" fn vd_free_report(ptr: *mut u8, cap: usize) {
+    if !ptr.is_null() {
+        // Same pointer and capacity as the Vec forgotten in `vd_report`.
+        drop(unsafe { Vec::from_raw_parts(ptr, 0, cap) });
     }
 }

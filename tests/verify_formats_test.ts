@@ -252,3 +252,26 @@ Deno.test("verify formats: IPv6 underlay (BGP over IPv6, 16-byte next hops, VXLA
     "02:27:00:00:00:99",
   ]]);
 });
+
+Deno.test("verify formats: BGP segments cut by the snap length become gaps at once", async () => {
+  const cap = new FabricCapture();
+  const s = cap.session(A, RR).establish();
+  s.send("client", [routes.imet(A, 16)]);
+  const full = cap.frames[cap.frames.length - 1];
+  // Keep Ethernet + IPv4 + TCP headers and 10 payload bytes of that UPDATE.
+  cap.frames[cap.frames.length - 1] = {
+    ...full,
+    data: full.data.subarray(0, 14 + 20 + 20 + 10),
+    origLen: full.data.length,
+  };
+  s.send("client", [routes.macIp(A, MA, null, 16)]);
+  const { report } = await decodeBytes(cap.pcap());
+  const gap = report.findings.find((f) => f.kind === "bgp_stream_gap")!;
+  assertEquals(gap.first_packet, cap.frames.length - 1);
+  assertEquals(
+    report.routes.map((r) => r.mac ?? r.type_name),
+    [MA],
+    "the next UPDATE is decoded right away",
+  );
+  assertEquals(report.capture.truncated_packets, 1);
+});

@@ -294,7 +294,11 @@ impl Decoder {
             return;
         }
         let fin = t.flags & TCP_FIN != 0;
-        let quiet = t.payload.is_empty() && t.flags & (TCP_SYN | TCP_FIN | TCP_RST) == 0;
+        // Payload bytes the header declares but the capture cut off (snap length).
+        let header_len = ipr.payload.len().saturating_sub(t.payload.len());
+        let declared = ipr.payload_len_declared.saturating_sub(header_len);
+        let missing = declared.saturating_sub(t.payload.len()).min(u32::MAX as usize) as u32;
+        let quiet = t.payload.is_empty() && missing == 0 && t.flags & (TCP_SYN | TCP_FIN | TCP_RST) == 0;
         if quiet && !self.sessions.get(sid as usize).map_or(false, |s| s.dirs.iter().any(|d| d.stream.waiting())) {
             // A bare ACK changes nothing (no hole waiting to time out).
             return;
@@ -302,7 +306,7 @@ impl Decoder {
         let parts = CtxParts { cp: &mut self.cp, journal: &mut self.journal, notifications: &mut self.notifications, pkt, ns };
         let (after, gap, partial_now, established_now) = match self.sessions.get_mut(sid as usize) {
             Some(s) => {
-                let (after, gap) = feed_segment(s, sid, dir, t.seq, syn, fin, t.payload, parts);
+                let (after, gap) = feed_segment(s, sid, dir, t.seq, syn, fin, t.payload, missing, parts);
                 let partial_now = gap || s.dirs.iter().any(|d| d.stream.started && !d.stream.from_start);
                 let est = !s.established && s.dirs.iter().all(|d| d.open.is_some()) && s.dirs.iter().any(|d| d.keepalive_after_open || d.messages[2] > 0);
                 (after, gap, partial_now, est)

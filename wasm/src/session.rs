@@ -326,9 +326,9 @@ fn handle_update(body: &[u8], d: &mut Direction, ctx: &mut MsgCtx) {
 }
 
 /// Feeds one TCP segment of a session into its reassembly and decodes what completes.
-pub fn feed_segment(s: &mut Session, session_id: u32, dir: usize, seq: u32, syn: bool, fin: bool, payload: &[u8], parts: CtxParts) -> (After, bool) {
+pub fn feed_segment(s: &mut Session, session_id: u32, dir: usize, seq: u32, syn: bool, fin: bool, payload: &[u8], missing: u32, parts: CtxParts) -> (After, bool) {
     let ns = parts.ns;
-    drive(s, session_id, dir, parts, |stream, sink| stream.segment(seq, syn, fin, payload, ns, sink))
+    drive(s, session_id, dir, parts, |stream, sink| stream.segment(seq, syn, fin, payload, missing, ns, sink))
 }
 
 /// Delivers a direction's stashed out-of-order bytes (end of capture), declaring holes as gaps.

@@ -72,8 +72,9 @@ impl Stream {
         !self.stash.is_empty()
     }
 
-    /// Accepts one segment captured at `ns`; complete messages and problems go to `sink`.
-    pub fn segment(&mut self, seq: u32, syn: bool, fin: bool, payload: &[u8], ns: u64, sink: &mut dyn FnMut(StreamEvent)) {
+    /// Accepts one segment captured at `ns`, of which `missing` payload bytes were not captured;
+    /// complete messages and problems go to `sink`.
+    pub fn segment(&mut self, seq: u32, syn: bool, fin: bool, payload: &[u8], missing: u32, ns: u64, sink: &mut dyn FnMut(StreamEvent)) {
         let oldest = self.stash.iter().map(|s| s.ns).min();
         if oldest.map_or(false, |o| ns.saturating_sub(o) > STASH_TIMEOUT_NS) {
             // The retransmission never came (or was not captured): give the bytes up.
@@ -99,6 +100,11 @@ impl Stream {
                 }
             }
             self.accept(seq, payload, ns, sink);
+        }
+        if missing > 0 && seq.wrapping_add(payload.len() as u32) == self.next_seq {
+            // The capture cut this segment short (snap length): its tail is lost, not late.
+            self.declare_gap(missing, sink);
+            self.next_seq = self.next_seq.wrapping_add(missing);
         }
         if fin {
             self.fin_seen = true;
@@ -325,7 +331,7 @@ mod tests {
     }
 
     fn collect(s: &mut Stream, seq: u32, data: &[u8], out: &mut Vec<String>) {
-        s.segment(seq, false, false, data, 0, &mut |e| {
+        s.segment(seq, false, false, data, 0, 0, &mut |e| {
             out.push(match e {
                 StreamEvent::Message(m) => format!("msg{}", m.len()),
                 StreamEvent::Error(_) => "err".into(),
@@ -338,7 +344,7 @@ mod tests {
     fn frames_several_messages_per_segment_and_across_segments() {
         let mut s = Stream::new();
         let mut out = vec![];
-        s.segment(99, true, false, &[], 0, &mut |_| {});
+        s.segment(99, true, false, &[], 0, 0, &mut |_| {});
         let mut data = keepalive();
         data.extend(keepalive());
         data.extend(&keepalive()[..10]);
@@ -352,7 +358,7 @@ mod tests {
     fn ignores_retransmissions_and_reorders() {
         let mut s = Stream::new();
         let mut out = vec![];
-        s.segment(0, true, false, &[], 0, &mut |_| {});
+        s.segment(0, true, false, &[], 0, 0, &mut |_| {});
         let ka = keepalive();
         collect(&mut s, 1, &ka, &mut out);
         collect(&mut s, 1, &ka, &mut out); // retransmission
@@ -366,12 +372,12 @@ mod tests {
     fn gap_resynchronises_on_next_marker() {
         let mut s = Stream::new();
         let mut out = vec![];
-        s.segment(0, true, false, &[], 0, &mut |_| {});
+        s.segment(0, true, false, &[], 0, 0, &mut |_| {});
         let ka = keepalive();
         collect(&mut s, 1, &ka[..5], &mut out);
         // 14 bytes lost, then a full keepalive
         collect(&mut s, 1 + 19, &ka, &mut out);
-        s.segment(1 + 38, false, true, &[], 0, &mut |e| match e {
+        s.segment(1 + 38, false, true, &[], 0, 0, &mut |e| match e {
             StreamEvent::Gap(n) => out.push(format!("gap{}", n)),
             StreamEvent::Message(m) => out.push(format!("msg{}", m.len())),
             StreamEvent::Error(_) => out.push("err".into()),
@@ -383,15 +389,29 @@ mod tests {
     fn hole_times_out_into_a_gap() {
         let mut s = Stream::new();
         let mut out = vec![];
-        s.segment(0, true, false, &[], 0, &mut |_| {});
-        s.segment(1 + 19, false, false, &keepalive(), 1, &mut |_| {});
+        s.segment(0, true, false, &[], 0, 0, &mut |_| {});
+        s.segment(1 + 19, false, false, &keepalive(), 0, 1, &mut |_| {});
         assert!(s.waiting());
-        s.segment(1 + 38, false, false, &[], 3_000_000_000, &mut |e| match e {
+        s.segment(1 + 38, false, false, &[], 0, 3_000_000_000, &mut |e| match e {
             StreamEvent::Gap(n) => out.push(format!("gap{}", n)),
             StreamEvent::Message(m) => out.push(format!("msg{}", m.len())),
             StreamEvent::Error(_) => out.push("err".into()),
         });
         assert_eq!(out, vec!["gap19", "msg19"]);
+        assert!(!s.waiting());
+    }
+
+    #[test]
+    fn segment_cut_by_snap_length_is_a_gap_not_a_stall() {
+        let mut s = Stream::new();
+        let mut out = vec![];
+        s.segment(0, true, false, &[], 0, 0, &mut |_| {});
+        let mut two = keepalive();
+        two.extend(keepalive());
+        // Only 25 of 38 bytes captured; the next segment follows at 1 + 38.
+        s.segment(1, false, false, &two[..25], 13, 0, &mut |e| if let StreamEvent::Gap(n) = e { out.push(format!("gap{}", n)) });
+        collect(&mut s, 1 + 38, &keepalive(), &mut out);
+        assert_eq!(out, vec!["gap13", "msg19"]);
         assert!(!s.waiting());
     }
 
@@ -410,7 +430,7 @@ mod tests {
     fn bad_marker_reports_and_recovers() {
         let mut s = Stream::new();
         let mut out = vec![];
-        s.segment(0, true, false, &[], 0, &mut |_| {});
+        s.segment(0, true, false, &[], 0, 0, &mut |_| {});
         let mut bad = keepalive();
         bad[0] = 0;
         bad.extend(keepalive());

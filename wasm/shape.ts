@@ -62,64 +62,96 @@ export type Infer<S> = S extends { k: "uint" | "num" } ? number
  * Checks `value` against `shape`; returns the first problem as "path: what", or null.
  * Objects must not carry keys the shape does not name (catches schema drift).
  */
-export function checkShape(value: unknown, shape: Shape, path = "$"): string | null {
+export function checkShape(value: unknown, shape: Shape): string | null {
+  const path: (string | number)[] = [];
+  const problem = check(value, shape, path);
+  return problem === null
+    ? null
+    : `$${path.map((p) => typeof p === "number" ? `[${p}]` : `.${p}`).join("")}: ${problem}`;
+}
+
+const fieldKeys = new WeakMap<object, string[]>();
+const enumSets = new WeakMap<object, Set<string>>();
+
+/** The path is kept as a stack and only joined when a problem is found (no per-value strings). */
+function check(value: unknown, shape: Shape, path: (string | number)[]): string | null {
   switch (shape.k) {
     case "uint":
-      return Number.isInteger(value) && (value as number) >= 0
-        ? null
-        : `${path}: not an unsigned integer`;
+      return Number.isInteger(value) && (value as number) >= 0 ? null : "not an unsigned integer";
     case "num":
-      return typeof value === "number" && Number.isFinite(value) ? null : `${path}: not a number`;
+      return typeof value === "number" && Number.isFinite(value) ? null : "not a number";
     case "str":
-      if (typeof value !== "string") return `${path}: not a string`;
-      return shape.re && !shape.re.test(value)
-        ? `${path}: "${value}" does not match ${shape.re}`
-        : null;
+      if (typeof value !== "string") return "not a string";
+      return shape.re && !shape.re.test(value) ? `"${value}" does not match ${shape.re}` : null;
     case "bool":
-      return typeof value === "boolean" ? null : `${path}: not a boolean`;
+      return typeof value === "boolean" ? null : "not a boolean";
     case "any":
-      return value === null || ["string", "number", "boolean"].includes(typeof value)
+      return value === null || typeof value === "string" || typeof value === "number" ||
+          typeof value === "boolean"
         ? null
-        : `${path}: not a JSON scalar`;
+        : "not a JSON scalar";
     case "lit":
-      return value === shape.v ? null : `${path}: not "${shape.v}"`;
-    case "enum":
-      return shape.vs.includes(value as string)
+      return value === shape.v ? null : `not "${shape.v}"`;
+    case "enum": {
+      let set = enumSets.get(shape);
+      if (!set) enumSets.set(shape, set = new Set(shape.vs));
+      return set.has(value as string)
         ? null
-        : `${path}: ${JSON.stringify(value)} is not one of ${shape.vs.join(", ")}`;
+        : `${JSON.stringify(value)} is not one of ${shape.vs.join(", ")}`;
+    }
     case "null":
-      return value === null ? null : checkShape(value, shape.of, path);
+      return value === null ? null : check(value, shape.of, path);
     case "opt":
-      return value === undefined ? null : checkShape(value, shape.of, path);
+      return value === undefined ? null : check(value, shape.of, path);
     case "arr": {
-      if (!Array.isArray(value)) return `${path}: not an array`;
+      if (!Array.isArray(value)) return "not an array";
       for (let i = 0; i < value.length; i++) {
-        const p = checkShape(value[i], shape.of, path);
-        if (p) return p.replace(path, `${path}[${i}]`);
+        path.push(i);
+        const p = check(value[i], shape.of, path);
+        if (p !== null) return p;
+        path.pop();
       }
       return null;
     }
     case "rec": {
       if (typeof value !== "object" || value === null || Array.isArray(value)) {
-        return `${path}: not an object`;
+        return "not an object";
       }
       for (const key in value) {
-        const p = checkShape((value as Record<string, unknown>)[key], shape.of, `${path}.${key}`);
-        if (p) return p;
+        path.push(key);
+        const p = check((value as Record<string, unknown>)[key], shape.of, path);
+        if (p !== null) return p;
+        path.pop();
       }
       return null;
     }
     case "obj": {
       if (typeof value !== "object" || value === null || Array.isArray(value)) {
-        return `${path}: not an object`;
+        return "not an object";
       }
       const v = value as Record<string, unknown>;
-      for (const key in shape.fields) {
-        const p = checkShape(v[key], shape.fields[key], `${path}.${key}`);
-        if (p) return p;
+      let keys = fieldKeys.get(shape);
+      if (!keys) fieldKeys.set(shape, keys = Object.keys(shape.fields));
+      let present = 0;
+      for (let i = 0; i < keys.length; i++) {
+        const key = keys[i];
+        const field = v[key];
+        if (field !== undefined) present++;
+        path.push(key);
+        const p = check(field, shape.fields[key], path);
+        if (p !== null) return p;
+        path.pop();
       }
-      for (const key in v) {
-        if (!(key in shape.fields)) return `${path}.${key}: not in the schema`;
+      // Every key of `v` named by the shape was counted: any other key is drift.
+      let own = 0;
+      for (const _ in v) own++;
+      if (own !== present) {
+        for (const key in v) {
+          if (!(key in shape.fields)) {
+            path.push(key);
+            return "not in the schema";
+          }
+        }
       }
       return null;
     }

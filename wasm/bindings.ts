@@ -10,7 +10,7 @@ export interface DecoderExports {
   memory: WebAssembly.Memory;
   vd_alloc(len: number): number;
   vd_free(ptr: number, len: number): void;
-  vd_new(portsPtr: number, nPorts: number, mtu: number): number;
+  vd_new(portsPtr: number, nPorts: number, mtu: number, flags: number): number;
   vd_feed(ptr: number, len: number, eof: number): number;
   vd_packets(): number;
   vd_status(): number;
@@ -74,14 +74,17 @@ export class DecoderInstance {
     this.#wasm.vd_free(ptr, len);
   }
 
-  /** Copies `ports` in as u16 values and starts a run; false when the module refused them. */
-  start(ports: readonly number[], mtu: number): boolean {
+  /**
+   * Copies `ports` in as u16 values and starts a run; false when the module refused them.
+   * `fastPath: false` sends every frame through the general decoder (for equivalence tests).
+   */
+  start(ports: readonly number[], mtu: number, fastPath = true): boolean {
     const len = ports.length * 2;
     const ptr = this.malloc(Math.max(len, 2));
     try {
       const view = new DataView(this.getUint8Memory().buffer, ptr, Math.max(len, 2));
       ports.forEach((p, i) => view.setUint16(i * 2, p, true));
-      return this.#wasm.vd_new(ptr, ports.length, mtu) === 1;
+      return this.#wasm.vd_new(ptr, ports.length, mtu, fastPath ? 0 : 1) === 1;
     } finally {
       this.free(ptr, Math.max(len, 2));
     }

@@ -36,6 +36,8 @@ export interface DecodeOptions {
   underlayMtu?: number;
   /** Bytes read and handed to the decoder per call (default 1 MiB). */
   chunkSize?: number;
+  /** Use the direct path for plain VXLAN frames (default true; tests compare both paths). */
+  fastPath?: boolean;
   /** Called after each chunk with totals so far. */
   onProgress?: (progress: { bytes: number; packets: number }) => void;
 }
@@ -96,7 +98,7 @@ export async function decodeCapture(
   }
   const chunk = options.chunkSize ?? DEFAULT_CHUNK;
   const wasm = DecoderInstance.instantiate(await loadModule());
-  if (!wasm.start(ports, mtu)) {
+  if (!wasm.start(ports, mtu, options.fastPath ?? true)) {
     throw new Error(`failed to start the verify decoder: more than 7 extra VXLAN ports`);
   }
   // Module buffer: a chunk plus room for the unfinished record carried over from the last one.

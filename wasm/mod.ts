@@ -47,7 +47,8 @@ export interface DecodeResult {
   report: VerifyReport;
   /** False when the input is not a readable capture (unknown format, broken header). */
   readable: boolean;
-  /** Peak linear memory of the decoder instance (WebAssembly memory never shrinks). */
+  /** Linear memory of the decoder instance: its largest so far (WebAssembly memory never
+   * shrinks, and instances are reused by later calls). */
   memoryBytes: number;
 }
 
@@ -97,10 +98,27 @@ export async function decodeCapture(
     throw new Error(`failed to start the verify decoder: underlay MTU ${mtu} is not 68-65535`);
   }
   const chunk = options.chunkSize ?? DEFAULT_CHUNK;
-  const wasm = DecoderInstance.instantiate(await loadModule());
+  const wasm = idle.pop() ?? DecoderInstance.instantiate(await loadModule());
   if (!wasm.start(ports, mtu, options.fastPath ?? true)) {
+    idle.push(wasm);
     throw new Error(`failed to start the verify decoder: more than 7 extra VXLAN ports`);
   }
+  const result = await run(wasm, source, chunk, options.onProgress);
+  // Reused only after a clean run: a trap leaves the module's state undefined.
+  if (idle.length < MAX_IDLE) idle.push(wasm);
+  return result;
+}
+
+/** Instances kept for reuse: each one's memory only grows, so reuse bounds a process's total. */
+const idle: DecoderInstance[] = [];
+const MAX_IDLE = 2;
+
+async function run(
+  wasm: DecoderInstance,
+  source: ByteSource,
+  chunk: number,
+  onProgress: DecodeOptions["onProgress"],
+): Promise<DecodeResult> {
   // Module buffer: a chunk plus room for the unfinished record carried over from the last one.
   const capacity = chunk + MAX_RECORD_BYTES + 4096;
   const ptr = wasm.malloc(capacity);
@@ -124,8 +142,13 @@ export async function decodeCapture(
     }
     const consumed = wasm.feed(ptr, filled, eof);
     total += consumed;
-    options.onProgress?.({ bytes: total, packets: wasm.packets() });
-    if (eof || wasm.unreadable()) break;
+    onProgress?.({ bytes: total, packets: wasm.packets() });
+    if (eof) break;
+    if (wasm.unreadable()) {
+      // Let the read in flight finish before the caller closes the source.
+      await inflight.catch(() => null);
+      break;
+    }
     const rest = filled - consumed;
     if (rest > capacity - chunk) {
       throw new Error(`failed to decode the capture: a record does not fit in ${capacity} bytes`);

@@ -17,6 +17,9 @@ use crate::wire::{ethernet, link, vxlan};
 
 /// Extra VXLAN ports accepted besides 4789.
 pub const MAX_VXLAN_PORTS: usize = 8;
+/// Bytes all BGP reassembly buffers together may hold; a direction that would exceed it gives
+/// its buffers up (reported as a gap), so memory stays bounded whatever the input.
+const STREAM_BUDGET: usize = 64 << 20;
 /// Nested VXLAN layers decoded inside one frame.
 const MAX_TUNNEL_DEPTH: u8 = 3;
 
@@ -95,6 +98,8 @@ pub struct Decoder {
     pub sessions_dropped: u64,
     pub notifications: Vec<Notification>,
     know: Knowledge,
+    /// Bytes held by all reassembly buffers.
+    stream_bytes: usize,
     pub fatal: Option<DecodeError>,
     pub finished: bool,
 }
@@ -115,6 +120,7 @@ impl Decoder {
             sessions_dropped: 0,
             notifications: Vec::new(),
             know: Knowledge { any_session: false, partial_live: 0, version: 0 },
+            stream_bytes: 0,
             fatal: None,
             finished: false,
         }
@@ -365,9 +371,22 @@ impl Decoder {
             return;
         }
         let parts = CtxParts { cp: &mut self.cp, journal: &mut self.journal, notifications: &mut self.notifications, pkt, ns };
+        let budget_left = STREAM_BUDGET.saturating_sub(self.stream_bytes);
         let (after, gap, partial_now, established_now) = match self.sessions.get_mut(sid as usize) {
             Some(s) => {
-                let (after, gap) = feed_segment(s, sid, dir, t.seq, syn, fin, t.payload, missing, parts);
+                let before = s.dirs.get(dir).map_or(0, |d| d.stream.memory());
+                let (mut after, mut gap) = feed_segment(s, sid, dir, t.seq, syn, fin, t.payload, missing, parts);
+                let grown = s.dirs.get(dir).map_or(0, |d| d.stream.memory()).saturating_sub(before);
+                if grown > budget_left {
+                    let parts = CtxParts { cp: &mut self.cp, journal: &mut self.journal, notifications: &mut self.notifications, pkt, ns };
+                    let (a2, g2) = crate::session::shed(s, sid, dir, parts);
+                    if let After::Close = a2 {
+                        after = After::Close;
+                    }
+                    gap |= g2;
+                }
+                let after_mem = s.dirs.get(dir).map_or(0, |d| d.stream.memory());
+                self.stream_bytes = self.stream_bytes.saturating_sub(before).saturating_add(after_mem);
                 let partial_now = gap || s.dirs.iter().any(|d| d.stream.started && !d.stream.from_start);
                 let est = !s.established && s.dirs.iter().all(|d| d.open.is_some()) && s.dirs.iter().any(|d| d.keepalive_after_open || d.messages[2] > 0);
                 (after, gap, partial_now, est)
@@ -409,7 +428,14 @@ impl Decoder {
 
     fn close_session(&mut self, sid: u32, why: CloseReason, pkt: u64, ns: u64) {
         match self.sessions.get_mut(sid as usize) {
-            Some(s) if s.closed.is_none() => s.closed = Some((why, pkt, ns)),
+            Some(s) if s.closed.is_none() => {
+                s.closed = Some((why, pkt, ns));
+                // An ended session's buffers are never used again.
+                for d in s.dirs.iter_mut() {
+                    self.stream_bytes = self.stream_bytes.saturating_sub(d.stream.memory());
+                    d.stream.release();
+                }
+            }
             _ => return,
         }
         self.update_incomplete(sid);

@@ -331,6 +331,11 @@ pub fn feed_segment(s: &mut Session, session_id: u32, dir: usize, seq: u32, syn:
     drive(s, session_id, dir, parts, |stream, sink| stream.segment(seq, syn, fin, payload, missing, ns, sink))
 }
 
+/// Drops a direction's buffers (memory budget exceeded), reporting what they held as a gap.
+pub fn shed(s: &mut Session, session_id: u32, dir: usize, parts: CtxParts) -> (After, bool) {
+    drive(s, session_id, dir, parts, |stream, sink| stream.shed(sink))
+}
+
 /// Delivers a direction's stashed out-of-order bytes (end of capture), declaring holes as gaps.
 pub fn flush_only(s: &mut Session, session_id: u32, dir: usize, _seq: u32, parts: CtxParts) -> (After, bool) {
     drive(s, session_id, dir, parts, |stream, sink| stream.flush_stash(sink))

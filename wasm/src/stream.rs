@@ -67,6 +67,32 @@ impl Stream {
         }
     }
 
+    /// Bytes this direction holds (buffered message, out-of-order stash).
+    pub fn memory(&self) -> usize {
+        self.pending.capacity() + self.stash_bytes
+    }
+
+    /// Gives every buffer up (over the decoder's memory budget, or the session ended);
+    /// buffered bytes count as a gap and framing restarts at the next marker.
+    pub fn shed(&mut self, sink: &mut dyn FnMut(StreamEvent)) {
+        let lost = self.stash_bytes + self.pending.len();
+        self.stash = Vec::new();
+        self.stash_bytes = 0;
+        self.pending = Vec::new();
+        if lost > 0 {
+            self.declare_gap(lost.min(u32::MAX as usize) as u32, sink);
+        }
+        // Take the next segment as it comes, like a stream joined mid-way.
+        self.started = false;
+    }
+
+    /// Frees the buffers of a direction whose session ended (no events: nothing more is decoded).
+    pub fn release(&mut self) {
+        self.stash = Vec::new();
+        self.stash_bytes = 0;
+        self.pending = Vec::new();
+    }
+
     /// True while out-of-order bytes wait for a hole before them to be filled.
     pub fn waiting(&self) -> bool {
         !self.stash.is_empty()
@@ -413,6 +439,20 @@ mod tests {
         collect(&mut s, 1 + 38, &keepalive(), &mut out);
         assert_eq!(out, vec!["gap13", "msg19"]);
         assert!(!s.waiting());
+    }
+
+    #[test]
+    fn shedding_buffers_is_a_gap_and_framing_restarts() {
+        let mut s = Stream::new();
+        let mut out = vec![];
+        s.segment(0, true, false, &[], 0, 0, &mut |_| {});
+        collect(&mut s, 1, &keepalive()[..7], &mut out);
+        collect(&mut s, 1 + 19, &keepalive(), &mut out);
+        assert!(s.memory() >= 7 + 19);
+        s.shed(&mut |e| if let StreamEvent::Gap(n) = e { out.push(format!("gap{}", n)) });
+        assert_eq!(s.memory(), 0);
+        collect(&mut s, 1 + 38, &keepalive(), &mut out);
+        assert_eq!(out, vec!["gap26", "msg19"]);
     }
 
     #[test]

@@ -275,3 +275,46 @@ Deno.test("verify formats: BGP segments cut by the snap length become gaps at on
   );
   assertEquals(report.capture.truncated_packets, 1);
 });
+
+Deno.test("verify formats: the fabric seen inside GRE and Geneve tunnels gives the same result", async (t) => {
+  const cap = scenario();
+  const { report: base } = await decodeBytes(cap.pcap());
+  const outer = (payload: Uint8Array, proto: number) =>
+    ipv4("172.16.0.1", "172.16.0.2", proto, payload);
+  const variants: [string, (ip: Uint8Array) => Uint8Array, "gre" | "geneve"][] = [
+    [
+      "GRE with key and sequence number",
+      (ip) => outer(cat([0x30, 0, 0x08, 0], [0, 0, 0, 7], [0, 0, 0, 1], ip), 47),
+      "gre",
+    ],
+    [
+      "GRE with transparent Ethernet",
+      (ip) => outer(cat([0, 0, 0x65, 0x58], ether(MB, MA, 0x0800, ip)), 47),
+      "gre",
+    ],
+    [
+      "Geneve with an option",
+      (ip) =>
+        outer(
+          udp(
+            5000,
+            6081,
+            cat([0x01, 0, 0x65, 0x58, 0, 0, 9, 0], [0, 1, 0, 0], ether(MB, MA, 0x0800, ip)),
+          ),
+          17,
+        ),
+      "geneve",
+    ],
+  ];
+  for (const [name, wrap, counter] of variants) {
+    await t.step(name, async () => {
+      const frames = cap.frames.map((f) => ({
+        ...f,
+        data: ether(MB, MA, 0x0800, wrap(f.data.subarray(14))),
+      }));
+      const { report } = await decodeBytes(writePcap(frames));
+      assertEquals(essence(report), essence(base));
+      assertEquals(report.capture.counters[counter], frames.length);
+    });
+  }
+});

@@ -60,6 +60,8 @@ const Capture = z.object({
     bgp_packets: uint,
     vxlan_packets: uint,
     nested_vxlan: uint,
+    gre: uint,
+    geneve: uint,
     ip_fragments: uint,
     non_ip: uint,
     unsupported_link: uint,

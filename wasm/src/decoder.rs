@@ -12,7 +12,7 @@ use crate::util::index_map::IndexMap;
 use crate::wire::capture::{CaptureReader, Record, Step};
 use crate::wire::ip::{self, Fragment, IpRepr};
 use crate::wire::transport::{self, ChecksumStatus, TCP_FIN, TCP_RST, TCP_SYN};
-use crate::util::bytes::{array_at, be16, be24, be32, u8_at, v4_mapped};
+use crate::util::bytes::{array_at, be16, be24, be32, tail, u8_at, v4_mapped};
 use crate::wire::{ethernet, link, vxlan};
 
 /// Extra VXLAN ports accepted besides 4789.
@@ -20,7 +20,9 @@ pub const MAX_VXLAN_PORTS: usize = 8;
 /// Bytes all BGP reassembly buffers together may hold; a direction that would exceed it gives
 /// its buffers up (reported as a gap), so memory stays bounded whatever the input.
 const STREAM_BUDGET: usize = 64 << 20;
-/// Nested VXLAN layers decoded inside one frame.
+/// IANA Geneve port.
+const GENEVE_PORT: u16 = 6081;
+/// Nested tunnel layers (VXLAN, GRE, Geneve) decoded inside one frame.
 const MAX_TUNNEL_DEPTH: u8 = 3;
 
 /// Run options.
@@ -77,6 +79,8 @@ pub struct Stats {
     pub bgp_packets: u64,
     pub vxlan_packets: u64,
     pub nested_vxlan: u64,
+    pub gre: u64,
+    pub geneve: u64,
     pub bad_checksums: u64,
     pub malformed: u64,
     pub first_ns: u64,
@@ -237,6 +241,55 @@ impl Decoder {
         match ipr.protocol {
             6 => self.tcp(&ipr, pkt, ns),
             17 => self.udp(&ipr, pkt, ns, 0),
+            47 => self.gre(&ipr, pkt, ns, 1),
+            _ => {}
+        }
+    }
+
+    /// GRE (RFC 2784/2890) around the fabric's traffic: IP or transparent Ethernet inside.
+    fn gre(&mut self, ipr: &IpRepr, pkt: u64, ns: u64, depth: u8) {
+        let p = ipr.payload;
+        let (flags, proto) = match (be16(p, 0), be16(p, 2)) {
+            (Some(f), Some(t)) => (f, t),
+            _ => return self.malformed(pkt, ns, DecodeError::new("GRE header", "shorter than 4 bytes", p.len() as u64)),
+        };
+        if flags & 7 != 0 {
+            return; // version 1 is PPTP's enhanced GRE, not a fabric tunnel
+        }
+        // Optional checksum+reserved, key and sequence number, 4 bytes each.
+        let off = 4 + 4 * ((flags & 0x8000 != 0) as usize + (flags & 0x2000 != 0) as usize + (flags & 0x1000 != 0) as usize);
+        self.stats.gre += 1;
+        self.tunneled(proto, tail(p, off), pkt, ns, depth);
+    }
+
+    /// A tunnel's payload (`ethertype` 0x6558 = Ethernet): decoded like a captured packet.
+    fn tunneled(&mut self, ethertype: u16, payload: &[u8], pkt: u64, ns: u64, depth: u8) {
+        if depth > MAX_TUNNEL_DEPTH {
+            return;
+        }
+        let (ethertype, bytes) = if ethertype == 0x6558 {
+            match ethernet::parse(payload) {
+                Ok(e) => (e.ethertype, e.payload),
+                Err(e) => return self.malformed(pkt, ns, e),
+            }
+        } else {
+            (ethertype, payload)
+        };
+        if ethertype != 0x0800 && ethertype != 0x86dd {
+            return;
+        }
+        let inner = match ip::parse(ethertype, bytes) {
+            Ok(i) => i,
+            Err(e) => return self.malformed(pkt, ns, e),
+        };
+        if inner.fragment == Fragment::Later {
+            self.stats.ip_fragments += 1;
+            return;
+        }
+        match inner.protocol {
+            6 => self.tcp(&inner, pkt, ns),
+            17 => self.udp(&inner, pkt, ns, depth),
+            47 => self.gre(&inner, pkt, ns, depth + 1),
             _ => {}
         }
     }
@@ -455,9 +508,26 @@ impl Decoder {
             Err(e) => return self.malformed(pkt, ns, e),
         };
         if !self.opts.ports().contains(&u.dst_port) {
+            if u.dst_port == GENEVE_PORT {
+                self.geneve(&u, pkt, ns, depth + 1);
+            }
             return;
         }
         self.vxlan(ipr, &u, pkt, ns);
+    }
+
+    /// Geneve (RFC 8926) around the fabric's traffic: version 0, options skipped by length.
+    fn geneve(&mut self, u: &transport::UdpRepr, pkt: u64, ns: u64, depth: u8) {
+        let p = u.payload;
+        let (b0, proto) = match (u8_at(p, 0), be16(p, 2)) {
+            (Some(b), Some(t)) if p.len() >= 8 => (b, t),
+            _ => return self.malformed(pkt, ns, DecodeError::new("Geneve header", "shorter than 8 bytes", p.len() as u64)),
+        };
+        if b0 >> 6 != 0 {
+            return;
+        }
+        self.stats.geneve += 1;
+        self.tunneled(proto, tail(p, 8 + (b0 & 0x3f) as usize * 4), pkt, ns, depth);
     }
 
     #[inline(never)]

@@ -109,12 +109,14 @@ fn capture(w: &mut JsonWriter, d: &Decoder) {
     }
     w.key("counters");
     w.begin_object();
-    let counters: [(&str, u64); 11] = [
+    let counters: [(&str, u64); 13] = [
         ("tcp", s.tcp),
         ("udp", s.udp),
         ("bgp_packets", s.bgp_packets),
         ("vxlan_packets", s.vxlan_packets),
         ("nested_vxlan", s.nested_vxlan),
+        ("gre", s.gre),
+        ("geneve", s.geneve),
         ("ip_fragments", s.ip_fragments),
         ("non_ip", s.non_ip),
         ("unsupported_link", s.unsupported_link),

@@ -63,6 +63,7 @@ Deno.test("verify: traffic to a MAC after its withdrawal is dst_mac_withdrawn", 
   const f = report.findings[0];
   assertEquals([f.vni, f.src_vtep, f.dst_vtep, f.src_mac, f.dst_mac], [16, A, B, MA, MB]);
   assertEquals([f.first_packet, f.last_packet, f.count], [first, last, 2]);
+  assertEquals([f.src_ip, f.dst_ip], ["10.0.0.1", "10.0.0.2"], "inner IPs of the flow");
   assertEquals(report.flows[f.flow!].packets, 3);
   const events = report.timeline.filter((e) => e.event === "withdraw").map((e) => e.route);
   assertEquals(events.length, 1, "withdrawn once the last session holding it withdrew");
@@ -109,6 +110,7 @@ Deno.test("verify: MAC on two VTEPs needs a higher mobility sequence number", as
   const f = report.findings[0];
   assertEquals([f.src_vtep, f.dst_vtep, f.src_mac, f.first_packet], [A, C, MA, dup]);
   assertEquals([f.detail.previous_sequence, f.detail.new_sequence], [0, 0]);
+  assertEquals([f.src_ip, f.dst_ip], ["10.27.0.5", null]);
   // The sequence-1 route moves MA away from A; C's own earlier route is not a move.
   assertEquals(report.timeline.filter((e) => e.event === "mac_move").length, 1);
 });

@@ -283,6 +283,8 @@ const Finding = z.object({
   dst_mac: z.nullable(mac),
   other_vtep: z.nullable(ip),
   flow: z.nullable(uint),
+  src_ip: z.nullable(ip),
+  dst_ip: z.nullable(ip),
   first_packet: uint,
   last_packet: uint,
   first_time: time,

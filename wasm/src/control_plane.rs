@@ -516,6 +516,9 @@ impl ControlPlane {
             if let Some(f) = j.report(Kind::DuplicateMac, ERROR, &subject, origin.pkt, origin.ns) {
                 f.detail = [oseq, seq];
                 f.text = if osticky { "previous route is sticky (static MAC)" } else { "mobility sequence number did not increase" };
+                if r.nlri.ip_bits != 0 {
+                    f.ip = Some(r.nlri.ip);
+                }
             }
         }
     }

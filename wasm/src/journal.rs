@@ -150,6 +150,8 @@ pub struct Finding {
     pub subject: Subject,
     /// A third VTEP involved (where the MAC really is, the previous owner...).
     pub other_vtep: Option<[u8; 16]>,
+    /// An IP the finding is about when it is not a flow's (the IP of a duplicate MAC's route).
+    pub ip: Option<[u8; 16]>,
     /// Kind-specific numbers (advertised VNI, sequence numbers, sizes, codes...).
     pub detail: [u32; 2],
     /// A kind-specific message (decode error text, notification name...).
@@ -256,7 +258,7 @@ impl Journal {
             }
         };
         if new {
-            let f = Finding { kind, severity, subject: *subject, other_vtep: None, detail: [0; 2], text: "", text2: "", first_pkt: pkt, last_pkt: pkt, first_ns: ns, last_ns: ns, count: 0 };
+            let f = Finding { kind, severity, subject: *subject, other_vtep: None, ip: None, detail: [0; 2], text: "", text2: "", first_pkt: pkt, last_pkt: pkt, first_ns: ns, last_ns: ns, count: 0 };
             if !try_push(&mut self.findings, f, MAX_FINDINGS) {
                 self.findings_dropped += 1;
                 return None;

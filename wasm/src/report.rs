@@ -853,6 +853,19 @@ fn finding(w: &mut JsonWriter, d: &Decoder, id: usize, f: &Finding) {
         Some(fid) => w.uint(fid as u64),
         None => w.null(),
     }
+    // Inner IPs: those of the flow's first frame, or the IP of a duplicate MAC's route.
+    let inner = flow.and_then(|id| d.flows.flows.get(id as usize)).map(|fl| fl.first_inner).filter(|i| i.ip_version != 0);
+    w.key("src_ip");
+    match (inner, f.ip) {
+        (Some(i), _) => w.ip(&i.src_ip),
+        (None, Some(ip)) => w.ip(&ip),
+        _ => w.null(),
+    }
+    w.key("dst_ip");
+    match inner {
+        Some(i) => w.ip(&i.dst_ip),
+        None => w.null(),
+    }
     w.key("first_packet");
     w.uint(f.first_pkt);
     w.key("last_packet");

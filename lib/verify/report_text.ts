@@ -182,6 +182,7 @@ function findings(r: VerifyReport): string[] {
       f.vni !== null ? `VNI ${f.vni}` : "",
       f.src_vtep ? `${f.src_vtep} -> ${f.dst_vtep}` : "",
       f.src_mac && f.dst_mac ? `${f.src_mac} -> ${f.dst_mac}` : f.src_mac ?? "",
+      f.src_ip ? (f.dst_ip ? `${f.src_ip} -> ${f.dst_ip}` : f.src_ip) : "",
     ].filter(Boolean).join("  ");
     const pkts = f.first_packet === f.last_packet
       ? `pkt ${f.first_packet}`

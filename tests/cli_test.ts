@@ -34,7 +34,7 @@ Deno.test("the CLI answers help, version and unknown commands", async (t) => {
     const dir = await Deno.makeTempDir();
     try {
       const capture =
-        new URL("../../shared/captures/bagpipe-evpn-fabric.pcap", import.meta.url).pathname;
+        new URL("./fixtures/verify/bagpipe-evpn-fabric.pcap", import.meta.url).pathname;
       const out = await cli("verify", capture, "--html", `${dir}/report.html`);
       assert.ok(out.code === 0 || out.code === 1, out.stderr);
       assert.match(out.stdout, /EVPN routes per VTEP and VNI/);

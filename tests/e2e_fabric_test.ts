@@ -183,7 +183,8 @@ Deno.test("EVPN fabric end to end with the stock bagpipe-bgp", async (t) => {
       async () => {
         const status = () => cluster.exec(n1, "STATUS", cluster.config(n1, blue));
         const waitStatus = async (code: number) => {
-          const deadline = performance.now() + 30000;
+          // bagpipe-bgp retries a failed session every 20-30 s: allow two retries.
+          const deadline = performance.now() + 70000;
           for (;;) {
             const s = await status();
             const got = s.code === 0 ? 0 : Number(s.json?.code);
@@ -196,6 +197,7 @@ Deno.test("EVPN fabric end to end with the stock bagpipe-bgp", async (t) => {
         const down = await waitStatus(51);
         assert.equal(down.json?.code, 51, `no Established peer → 51: ${down.stdout}`);
         await f.startReflector();
+        await f.waitEstablished(n1, 70000);
         assert.equal((await waitStatus(0)).code, 0, "peer back → 0");
         await f.stopDaemon(n1);
         const dead = await status();

@@ -11,7 +11,7 @@ import { escapeHtml, html } from "../lib/verify/html/escape.ts";
 import { buildFabricModel } from "../lib/verify/html/fabric_model.ts";
 import { renderHtmlReport } from "../lib/verify/html/render.ts";
 
-const CAPTURE = new URL("../../shared/captures/bagpipe-evpn-fabric.pcap", import.meta.url);
+const CAPTURE = new URL("./fixtures/verify/bagpipe-evpn-fabric.pcap", import.meta.url);
 
 async function decodeShared(): Promise<VerifyReport> {
   using file = await Deno.open(CAPTURE).catch((e) => {

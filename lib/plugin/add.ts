@@ -1,5 +1,6 @@
 import { CniError, ErrorCode } from "../cni/errors.ts";
 import { isIpv6, parseResult, type Result, type ResultRoute } from "../cni/result.ts";
+import { macOf } from "../net/bridge_port.ts";
 import { netnsExists } from "../net/netns.ts";
 import { hostVethFor, podMacFor, tempVethFor } from "../net/names.ts";
 import {
@@ -27,18 +28,10 @@ export function podRoutes(ipam: Result): ResultRoute[] {
   return routes.map((r) => (r.gw ? r : { dst: r.dst }));
 }
 
-function readMac(ifname: string): string | undefined {
-  try {
-    return Deno.readTextFileSync(`/sys/class/net/${ifname}/address`).trim();
-  } catch {
-    return undefined;
-  }
-}
-
 /**
- * ADD: IPAM → veth (pod end made inside the pod netns) → addresses and routes → attach on the
- * fabric → state record. Every step registers its undo; a failure undoes all earlier steps and
- * reports the original error.
+ * ADD: IPAM and the veth (pod end made inside the pod netns) at once → final host name, pod
+ * addresses and routes → state record → attach on the fabric. Every step registers its undo; a
+ * failure undoes all earlier steps and reports the original error.
  */
 export async function cmdAdd(ctx: CommandContext): Promise<Result> {
   const { env, conf, log } = ctx;
@@ -148,7 +141,7 @@ export async function cmdAdd(ctx: CommandContext): Promise<Result> {
 
     const result: Result = {
       interfaces: [
-        { name: hostVeth, mac: readMac(hostVeth) },
+        { name: hostVeth, mac: macOf(hostVeth) },
         { name: env.ifname, mac: podMac, mtu: conf.mtu, sandbox: env.netns },
       ].map((i) => (i.mac === undefined ? { name: i.name } : i)),
       ips: ipam.ips.map((ip) => ({ ...ip, interface: 1 })),

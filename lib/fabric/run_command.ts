@@ -1,3 +1,5 @@
+import { run } from "../net/run.ts";
+
 /** What a finished command returned. */
 export interface CommandResult {
   code: number;
@@ -24,36 +26,7 @@ export class CommandError extends Error {
 export async function runCommand(argv: string[], input: CommandInput = {}): Promise<CommandResult> {
   const [program, ...args] = argv;
   if (!program) throw new Error("runCommand: empty argv");
-  const command = new Deno.Command(program, {
-    args,
-    env: input.env,
-    stdin: input.stdin === undefined ? "null" : "piped",
-    stdout: "piped",
-    stderr: "piped",
-  });
-  let child: Deno.ChildProcess;
-  try {
-    child = command.spawn();
-  } catch (error) {
-    throw new Error(`failed to start "${program}": ${(error as Error).message}`);
-  }
-  if (input.stdin !== undefined) {
-    const writer = child.stdin.getWriter();
-    try {
-      await writer.write(new TextEncoder().encode(input.stdin));
-    } catch {
-      // The program exited without reading its input; its exit code tells what happened.
-    } finally {
-      await writer.close().catch(() => {});
-    }
-  }
-  const output = await child.output();
-  const decoder = new TextDecoder();
-  return {
-    code: output.code,
-    stdout: decoder.decode(output.stdout),
-    stderr: decoder.decode(output.stderr),
-  };
+  return await run(program, args, input);
 }
 
 /** Runs argv and throws a CommandError unless it exits 0. */

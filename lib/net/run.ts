@@ -30,8 +30,13 @@ export async function run(
   }
   if (options.stdin !== undefined) {
     const writer = child.stdin.getWriter();
-    await writer.write(new TextEncoder().encode(options.stdin));
-    await writer.close();
+    try {
+      await writer.write(new TextEncoder().encode(options.stdin));
+    } catch {
+      // The program exited without reading its input; its exit code tells what happened.
+    } finally {
+      await writer.close().catch(() => {});
+    }
   }
   const out = await child.output();
   return { code: out.code, stdout: decoder.decode(out.stdout), stderr: decoder.decode(out.stderr) };

@@ -6,6 +6,7 @@
  * (copied to $VERIFY_HTML_SCREENSHOTS when set, to look at).
  */
 import assert from "node:assert/strict";
+import { installPackages } from "../lib/demo/debian_packages.ts";
 import { decodeCapture, validateReport, type VerifyReport } from "../wasm/mod.ts";
 import { escapeHtml, html } from "../lib/verify/html/escape.ts";
 import { buildFabricModel } from "../lib/verify/html/fabric_model.ts";
@@ -151,23 +152,11 @@ async function findChromium(): Promise<string | null> {
   const found = await which("chromium");
   if (found) return found;
   console.error("verify_html_test: chromium is missing, installing Debian's package");
-  for (const args of [["update", "-qq"], ["install", "-y", "-qq", "chromium"]]) {
-    try {
-      const out = await new Deno.Command("apt-get", {
-        args,
-        env: { DEBIAN_FRONTEND: "noninteractive" },
-        stdin: "null",
-        stdout: "null",
-        stderr: "piped",
-      }).output();
-      if (!out.success) {
-        console.error(`apt-get ${args.join(" ")}: ${new TextDecoder().decode(out.stderr)}`);
-        return null;
-      }
-    } catch (e) {
-      console.error(`cannot run apt-get: ${(e as Error).message}`);
-      return null;
-    }
+  try {
+    await installPackages(["chromium"]);
+  } catch (e) {
+    console.error(`verify_html_test: ${(e as Error).message}`);
+    return null;
   }
   return await which("chromium");
 }

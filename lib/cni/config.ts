@@ -173,6 +173,14 @@ function describeIssue(issue: z.core.$ZodIssue): string {
  *   code 2 for a field we recognise but do not implement.
  */
 export function parseNetConf(stdin: string): NetConf {
+  return validateNetConf(decodeNetConf(stdin));
+}
+
+/**
+ * Decodes stdin into a JSON object (the version is negotiated before the fields are validated).
+ * @throws CniError code 6 when stdin is not a JSON object.
+ */
+export function decodeNetConf(stdin: string): Record<string, unknown> {
   let raw: unknown;
   try {
     raw = JSON.parse(stdin);
@@ -190,6 +198,15 @@ export function parseNetConf(stdin: string): NetConf {
       "not a JSON object",
     );
   }
+  return raw as Record<string, unknown>;
+}
+
+/**
+ * Validates a decoded configuration and fills in the defaults.
+ * @throws CniError code 7 naming each bad field and why, code 2 for a field we recognise but do
+ *   not implement.
+ */
+export function validateNetConf(raw: Record<string, unknown>): NetConf {
   const parsed = netConfSchema.safeParse(raw);
   const problems = parsed.success
     ? valueProblems(parsed.data)

@@ -1,6 +1,6 @@
-import { parseNetConf } from "../cni/config.ts";
+import { decodeNetConf, validateNetConf } from "../cni/config.ts";
 import { readCniEnv } from "../cni/env.ts";
-import { CniError, ErrorCode, toCniError } from "../cni/errors.ts";
+import { toCniError } from "../cni/errors.ts";
 import type { PluginIo } from "../cni/io.ts";
 import { formatResult } from "../cni/result.ts";
 import {
@@ -41,27 +41,11 @@ export async function runPlugin(io: PluginIo, bagpipeBackend: BackendFactory): P
     }
     const stdin = await io.readStdin();
     const stdinMs = performance.now() - started;
-    let raw: Record<string, unknown>;
-    try {
-      raw = JSON.parse(stdin);
-    } catch (e) {
-      throw new CniError(
-        ErrorCode.DecodeFailure,
-        "failed to decode network configuration",
-        (e as Error).message,
-      );
-    }
-    if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
-      throw new CniError(
-        ErrorCode.DecodeFailure,
-        "failed to decode network configuration",
-        "not a JSON object",
-      );
-    }
+    const raw = decodeNetConf(stdin);
     const negotiated = negotiateVersion(raw.cniVersion);
     version = negotiated;
     requireVersionFor(env.command, negotiated);
-    const conf = parseNetConf(stdin);
+    const conf = validateNetConf(raw);
     log.setFile(conf.logFile);
     const base = { env, conf, rawConf: raw, version: negotiated, log };
     const ctx: CommandContext = {

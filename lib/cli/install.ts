@@ -1,5 +1,5 @@
 import { parseCliArgs } from "./args.ts";
-import { atomicCopy, atomicWrite } from "./atomic_write.ts";
+import { atomicCopy, atomicWrite } from "../atomic_write.ts";
 import { TOOL_VERSION } from "./run_cli.ts";
 import { parseNetConf } from "../cni/config.ts";
 import { toCniError } from "../cni/errors.ts";

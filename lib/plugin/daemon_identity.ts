@@ -1,3 +1,5 @@
+import { atomicWrite } from "../atomic_write.ts";
+
 /**
  * The daemon identity (its /ping value) each pod was last attached under, per daemon URL. The
  * daemon keeps nothing across a restart, and a changed identity is how we notice one.
@@ -17,7 +19,7 @@ export function lastIdentity(stateDir: string, url: string): string | undefined 
   }
 }
 
-/** Records the identity seen for a daemon URL (atomically: temporary file, then rename). */
+/** Records the identity seen for a daemon URL (atomically). */
 export function rememberIdentity(stateDir: string, url: string, identity: string): void {
   let all: Record<string, string> = {};
   try {
@@ -27,9 +29,7 @@ export function rememberIdentity(stateDir: string, url: string, identity: string
   }
   all[url] = identity;
   Deno.mkdirSync(stateDir, { recursive: true, mode: 0o700 });
-  const tmp = `${identityFile(stateDir)}.${Deno.pid}.tmp`;
-  Deno.writeTextFileSync(tmp, JSON.stringify(all) + "\n");
-  Deno.renameSync(tmp, identityFile(stateDir));
+  atomicWrite(identityFile(stateDir), JSON.stringify(all) + "\n", 0o600);
 }
 
 /** Runs `fn` holding an exclusive lock on a file in the state dir (one resync at a time per node). */

@@ -1,3 +1,4 @@
+import { atomicWrite } from "../atomic_write.ts";
 import { CniError, ErrorCode } from "../cni/errors.ts";
 
 /**
@@ -43,11 +44,9 @@ function recordPath(dir: string, containerId: string, ifname: string): string {
  */
 export function saveAttachment(dir: string, record: AttachmentRecord): void {
   const path = recordPath(dir, record.containerId, record.ifname);
-  const tmp = `${path}.${Deno.pid}.tmp`;
   try {
     Deno.mkdirSync(dir, { recursive: true, mode: 0o700 });
-    Deno.writeTextFileSync(tmp, JSON.stringify(record, null, 1) + "\n", { mode: 0o600 });
-    Deno.renameSync(tmp, path);
+    atomicWrite(path, JSON.stringify(record, null, 1) + "\n", 0o600);
   } catch (e) {
     throw new CniError(
       ErrorCode.IoFailure,

@@ -16,7 +16,7 @@ import { parseCliArgs } from "../cli/args.ts";
 import { decodeCapture, type VerifyReport } from "../../wasm/mod.ts";
 import { renderReport } from "./report_text.ts";
 import { renderHtmlReport } from "./html/render.ts";
-import { atomicWrite } from "../cli/atomic_write.ts";
+import { atomicWrite } from "../atomic_write.ts";
 
 /** Exit codes of the verify command. */
 export const EXIT = { consistent: 0, errors: 1, unreadable: 2 } as const;

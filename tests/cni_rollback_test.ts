@@ -48,7 +48,7 @@ const cases: FailureCase[] = [
       return node.config();
     },
     code: 100,
-    msg: /failed to create veth pair .*File exists/,
+    msg: /failed to set up "eth0" .*"link add bc\S+ .* type veth peer name eth0 .*": .*File exists/,
   },
   {
     name: "pod addressing fails (IPAM route via an unreachable gateway): veth and lease undone",

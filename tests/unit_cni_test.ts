@@ -1,6 +1,7 @@
 /** Unit tests of the pure CNI pieces: config, versions, environment, results, names, errors. */
 import assert from "node:assert/strict";
-import { instanceIdFor, isRouteTarget, parseNetConf } from "../lib/cni/config.ts";
+import { instanceIdFor, parseNetConf } from "../lib/cni/config.ts";
+import { isRouteTarget } from "../lib/bagpipe/requests.ts";
 import { parseCniArgs, readCniEnv } from "../lib/cni/env.ts";
 import { CniError, toCniError, wrap } from "../lib/cni/errors.ts";
 import { formatResult, parseResult, type Result } from "../lib/cni/result.ts";
@@ -11,7 +12,6 @@ import {
   gatewayMacFor,
   hostVethFor,
   podMacFor,
-  tempVethFor,
   vxlanNameFor,
 } from "../lib/net/names.ts";
 import { batchFailure } from "../lib/net/veth.ts";
@@ -64,8 +64,8 @@ Deno.test({
       },
       {
         name: "route targets as a list",
-        conf: { ...base, importrt: ["64512:1", "192.0.2.1:7"] },
-        check: (c) => assert.deepEqual(c.importrt, ["64512:1", "192.0.2.1:7"]),
+        conf: { ...base, importrt: ["64512:1", "4200000000:7"] },
+        check: (c) => assert.deepEqual(c.importrt, ["64512:1", "4200000000:7"]),
       },
       {
         name: "route targets comma-separated",
@@ -144,6 +144,12 @@ Deno.test({
         conf: { ...base, importrt: "300.1.1.1:5" },
         code: 7,
         msg: /importrt/,
+      },
+      {
+        name: "an IPv4:NN route target (bagpipe-bgp 17 cannot parse it)",
+        conf: { ...base, exportrt: ["64512:90", "192.0.2.1:7"] },
+        code: 7,
+        msg: /exportrt: each route target must be ASN:NN .*reads no IPv4:NN/,
       },
       {
         name: "route target as a number",
@@ -249,7 +255,7 @@ Deno.test({
 });
 
 Deno.test({
-  name: "isRouteTarget() follows the 2-/4-byte ASN and IPv4 layouts",
+  name: "isRouteTarget() follows the 2- and 4-byte ASN layouts, the only ones bagpipe-bgp 17 reads",
   permissions: "none",
   fn: () => {
     for (
@@ -259,7 +265,6 @@ Deno.test({
         "65535:4294967295",
         "65536:65535",
         "4294967295:1",
-        "192.0.2.1:65535",
       ]
     ) assert.ok(isRouteTarget(ok), ok);
     for (
@@ -272,7 +277,8 @@ Deno.test({
         "65535:4294967296",
         "65536:65536",
         "4294967296:1",
-        "192.0.2.1:65536",
+        "192.0.2.1:7", // IPv4:NN: the daemon's int(asn) refuses it
+        "064512:90", // leading zeros: not how the daemon writes them back
         "1.2.3:4",
         " 1:2",
       ]
@@ -482,9 +488,6 @@ Deno.test({
       "instances apart",
     );
     assert.ok(hostVethFor("net1", "10.27.2.1/16").length <= 15);
-    assert.equal(tempVethFor("ctr1", "eth0").length, 15);
-    assert.notEqual(tempVethFor("ctr1", "eth0"), tempVethFor("ctr1", "eth1"));
-    assert.match(tempVethFor("ctr1", "eth0"), /^bt[0-9a-f]{13}$/, "never a final (bc…) name");
     assert.equal(bridgeNameFor("abcdefgh"), "evpn---abcdefgh");
     assert.equal(vxlanNameFor("abcdefgh"), "vxlan--abcdefgh");
     assert.equal(bridgeNameFor("abcdefghij").length, 15);

@@ -42,13 +42,6 @@ export function hostVethFor(instanceId: string, address: string): string {
   return `bc${hex(fnv1a(instanceId), 4)}${hex(addressKey(address), 8)}`;
 }
 
-/** The host end's name while IPAM runs: per pod interface, unlike the final one (`bt` vs `bc`). */
-export function tempVethFor(containerId: string, ifname: string): string {
-  return `bt${hex(fnv1a(`${containerId}/${ifname}`), 8)}${
-    hex(fnv1a(`${ifname}/${containerId}`), 5)
-  }`;
-}
-
 /** The anycast gateway's MAC for a VPN instance: the same on every node. */
 export function gatewayMacFor(instanceId: string): string {
   const h = fnv1a(`gateway/${instanceId}`);

@@ -2,14 +2,8 @@ import { CniError, ErrorCode } from "../cni/errors.ts";
 import { isIpv6, parseResult, type Result, type ResultRoute } from "../cni/result.ts";
 import { macOf } from "../net/bridge_port.ts";
 import { netnsExists } from "../net/netns.ts";
-import { hostVethFor, podMacFor, tempVethFor } from "../net/names.ts";
-import {
-  configurePodInterface,
-  createVeth,
-  deleteLink,
-  linkExists,
-  renameAndUp,
-} from "../net/veth.ts";
+import { hostVethFor, podMacFor } from "../net/names.ts";
+import { createPodInterface, deleteLink, enableArpNotify, linkExists } from "../net/veth.ts";
 import { type AttachmentRecord, removeAttachment, saveAttachment } from "../state/attachments.ts";
 import type { CommandContext } from "./context.ts";
 import { ipamAdd, ipamDel } from "./ipam.ts";
@@ -29,8 +23,8 @@ export function podRoutes(ipam: Result): ResultRoute[] {
 }
 
 /**
- * ADD: IPAM and the veth (pod end made inside the pod netns) at once → final host name, pod
- * addresses and routes → state record → attach on the fabric. Every step registers its undo; a
+ * ADD: IPAM (while arp_notify is turned on in the pod) → the veth pair, made, addressed and routed
+ * by one `ip` process → state record → attach on the fabric. Every step registers its undo; a
  * failure undoes all earlier steps and reports the original error.
  */
 export async function cmdAdd(ctx: CommandContext): Promise<Result> {
@@ -48,28 +42,19 @@ export async function cmdAdd(ctx: CommandContext): Promise<Result> {
     mark = now;
   };
   try {
-    // IPAM and the veth pair are independent: make both at once. The host end gets its final
-    // name, which depends on the address, once IPAM has answered.
-    const tempVeth = tempVethFor(env.containerId, env.ifname);
-    if (linkExists(tempVeth)) {
-      log.warn("deleting leftover temporary veth", { tempVeth }); // a killed ADD of this pod
-      await deleteLink(tempVeth);
-    }
-    let hostName = tempVeth;
-    const [ipamDone, vethDone] = await Promise.allSettled([
+    // The veth's host name and the pod's MAC come from the address, so IPAM goes first; the one
+    // thing that needs no address (a sysctl in the pod) runs alongside it.
+    const [ipamDone, arpNotifyDone] = await Promise.allSettled([
       ipamAdd(ctx),
-      createVeth({ hostVeth: tempVeth, ifname: env.ifname, netns: env.netns, mtu: conf.mtu }),
+      enableArpNotify(env.netns),
     ]);
     if (ipamDone.status === "fulfilled") {
       rollback.push(`IPAM lease (${conf.ipam.type})`, () => ipamDel(ctx));
     }
-    if (vethDone.status === "fulfilled") {
-      rollback.push(`veth of ${env.ifname}`, () => deleteLink(hostName));
-    }
     if (ipamDone.status === "rejected") throw ipamDone.reason;
-    if (vethDone.status === "rejected") throw vethDone.reason;
+    if (arpNotifyDone.status === "rejected") throw arpNotifyDone.reason;
     const ipam = ipamDone.value;
-    lap("ipam+veth");
+    lap("ipam");
     const primary = ipam.ips.find((ip) => !isIpv6(ip.address)) ?? ipam.ips[0];
     if (!primary) {
       throw new CniError(
@@ -87,18 +72,18 @@ export async function cmdAdd(ctx: CommandContext): Promise<Result> {
       await deleteLink(hostVeth);
     }
     const routes = podRoutes(ipam);
-    const [renamed, addressed] = await Promise.allSettled([
-      renameAndUp(tempVeth, hostVeth),
-      configurePodInterface(env.netns, env.ifname, {
-        mac: podMac,
-        addresses: ipam.ips.map((ip) => ip.address),
-        routes,
-      }),
-    ]);
-    if (renamed.status === "fulfilled") hostName = hostVeth;
-    if (renamed.status === "rejected") throw renamed.reason;
-    if (addressed.status === "rejected") throw addressed.reason;
-    lap("address");
+    // Registered first: a batch that fails half-way may have made the pair already.
+    rollback.push(`veth "${hostVeth}" of ${env.ifname}`, () => deleteLink(hostVeth));
+    await createPodInterface({
+      hostVeth,
+      ifname: env.ifname,
+      netns: env.netns,
+      mtu: conf.mtu,
+      mac: podMac,
+      addresses: ipam.ips.map((ip) => ip.address),
+      routes,
+    });
+    lap("veth");
 
     const record: AttachmentRecord = {
       containerId: env.containerId,

@@ -1,20 +1,6 @@
 import * as z from "zod/mini";
+import { isRouteTarget } from "../bagpipe/requests.ts";
 import { CniError, ErrorCode } from "./errors.ts";
-
-const ASN_NN = /^(\d{1,10}):(\d{1,10})$/;
-const IPV4_NN = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3}):(\d{1,5})$/;
-
-/** True for a route target the daemon accepts: `ASN:NN` (2- or 4-byte ASN) or `IPv4:NN`. */
-export function isRouteTarget(rt: string): boolean {
-  const asn = ASN_NN.exec(rt);
-  if (asn) {
-    const a = Number(asn[1]), n = Number(asn[2]);
-    // A 2-byte ASN leaves 4 bytes for NN; a 4-byte ASN leaves 2 (RFC 4360 / 5668).
-    return a <= 0xffff ? n <= 0xffffffff : a <= 0xffffffff && n <= 0xffff;
-  }
-  const ip = IPV4_NN.exec(rt);
-  return ip !== null && ip.slice(1, 5).every((o) => Number(o) <= 255) && Number(ip[5]) <= 0xffff;
-}
 
 const INSTANCE_ID = /^[a-zA-Z0-9][a-zA-Z0-9_-]{0,7}$/;
 const NETWORK_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.\-]*$/;
@@ -78,7 +64,12 @@ function valueProblems(c: RawNetConf): string[] {
     const list = routeTargetList(value);
     if (list.length === 0) add(field, "needs at least one route target");
     else if (!list.every(isRouteTarget)) {
-      add(field, "each route target must be ASN:NN or IPv4:NN within range, e.g. 64512:90");
+      // The daemon's one rule: bagpipe-bgp 17 parses route targets with int(asn), so an IPv4:NN
+      // target would pass here and then fail at attach, after a full rollback.
+      add(
+        field,
+        "each route target must be ASN:NN within range, e.g. 64512:90 (bagpipe-bgp 17 reads no IPv4:NN)",
+      );
     }
   }
   if (c.mtu !== undefined) add("mtu", intProblem(c.mtu, 576, 65535));

@@ -64,3 +64,21 @@ Deno.test("the CLI answers help, version and unknown commands", async (t) => {
     }
   });
 });
+
+Deno.test("the plugin's bundle leaves the command line and the decoder to the CLI bundle", async () => {
+  // What the plugin loads it pays for on every ADD: this keeps the verify decoder and the rest of
+  // the CLI out of it (they live in bagpipe-cni-cli.js, loaded only without CNI_COMMAND).
+  const plugin = await Deno.readTextFile(BUNDLE);
+  const cli = await Deno.readTextFile(BUNDLE.replace(/bagpipe-cni\.js$/, "bagpipe-cni-cli.js"));
+  for (
+    const marker of [
+      "AGFzbQ", // "\0asm" in base64: the start of the embedded WebAssembly decoder
+      "EVPN routes per VTEP and VNI",
+      "usage: bagpipe-cni install",
+    ]
+  ) {
+    assert.ok(!plugin.includes(marker), `plugin bundle holds ${marker}`);
+  }
+  assert.ok(cli.includes("usage: bagpipe-cni install"), "the CLI bundle holds the CLI");
+  assert.ok(plugin.length < cli.length / 3, `plugin bundle is ${plugin.length} bytes`);
+});

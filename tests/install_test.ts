@@ -61,7 +61,7 @@ Deno.test("install writes plugin, runtime and a marked conflist that runtimes an
     assert.equal(run.code, 0, run.stderr);
     assert.match(run.stdout, new RegExp(`installed ${l.bin}/bagpipe`));
     assert.match(run.stdout, new RegExp(`installed ${l.conflist} \\(network bagpipe-net\\)`));
-    assert.deepEqual(names(l.bin), ["bagpipe", "bagpipe-deno"]);
+    assert.deepEqual(names(l.bin), ["bagpipe", "bagpipe-cni-cli.js", "bagpipe-deno"]);
     assert.deepEqual(names(l.conf), ["10-bagpipe.conflist"]);
     assert.equal((await Deno.stat(`${l.bin}/bagpipe`)).mode! & 0o777, 0o755);
     assert.equal((await Deno.stat(l.conflist)).mode! & 0o777, 0o644);
@@ -105,7 +105,11 @@ Deno.test("install replaces its own conflist by rename, leaves no temp file, ski
     assert.equal(now.plugins[0].ipam.rangeStart, "10.27.4.1");
     assert.equal(now.plugins[0].ipam.rangeEnd, "10.27.4.254");
     assert.deepEqual(names(l.conf), ["10-bagpipe.conflist"], "no temp file left");
-    assert.deepEqual(names(l.bin), ["bagpipe", "bagpipe-deno"], "no temp file left");
+    assert.deepEqual(
+      names(l.bin),
+      ["bagpipe", "bagpipe-cni-cli.js", "bagpipe-deno"],
+      "no temp file left",
+    );
   } finally {
     await Deno.remove(l.dir, { recursive: true });
   }

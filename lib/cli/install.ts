@@ -1,4 +1,5 @@
 import { parseCliArgs } from "./args.ts";
+import { CLI_BUNDLE, cliBundleBeside } from "../cli_bundle.ts";
 import { atomicCopy, atomicWrite } from "../atomic_write.ts";
 import { TOOL_VERSION } from "./run_cli.ts";
 import { parseNetConf } from "../cni/config.ts";
@@ -62,13 +63,14 @@ export const INSTALL_EXIT = {
 const INSTALL_HELP = `usage: bagpipe-cni install --cni-bin-dir DIR [--cache-dir DIR] [--bundle FILE]
                            [--cni-conf-dir DIR [--conflist FILE] [--pod-cidr CIDR] [--force]]
 
-Writes DIR/bagpipe (this bundle behind a launcher line) and DIR/bagpipe-deno (the runtime), then,
-with --cni-conf-dir, the network configuration list. Every file is replaced atomically (written
+Writes DIR/bagpipe-deno (the runtime), DIR/bagpipe-cni-cli.js (the command line's bundle) and
+DIR/bagpipe (the plugin's bundle behind a launcher line), then, with --cni-conf-dir, the network configuration list. Every file is replaced atomically (written
 beside, then renamed), the conflist last: a runtime never sees a network whose plugin is missing.
 
   --cni-bin-dir DIR    where the runtime looks for plugins, e.g. /opt/cni/bin
   --cache-dir DIR      the plugin's code cache (default /var/cache/bagpipe-cni)
-  --bundle FILE        the bundle to install (default: the one running)
+  --bundle FILE        the plugin bundle to install, with bagpipe-cni-cli.js beside it
+                       (default: the one running)
   --cni-conf-dir DIR   where the runtime reads network configs, e.g. /etc/cni/net.d
   --conflist FILE      the conflist to install, under its own file name (default: the built-in
                        ${DEFAULT_CONFLIST_NAME}, which config/${DEFAULT_CONFLIST_NAME} shows)
@@ -366,12 +368,15 @@ async function _install(argv: string[]): Promise<number> {
     // Refuse now rather than after the plugin was replaced; checked again right before writing.
     await conflistOutcome(`${confDir}/${name}`, await markedConflist(conflist.list), values.force!);
   }
-  let code: string;
+  let code: string, cliCode: string;
+  const cliBundle = cliBundleBeside(bundle);
   try {
     code = (await Deno.readTextFile(bundle)).replace(/^#!.*\n/, "");
+    cliCode = await Deno.readTextFile(cliBundle);
   } catch (e) {
     throw new InstallError(
-      `bagpipe-cni install: cannot read bundle ${bundle}: ${(e as Error).message}`,
+      `bagpipe-cni install: cannot read the bundles ${bundle} and ${cliBundle} (deno task build ` +
+        `writes both): ${(e as Error).message}`,
       INSTALL_EXIT.failed,
     );
   }
@@ -388,6 +393,8 @@ async function _install(argv: string[]): Promise<number> {
     Deno.mkdirSync(cacheDir, { recursive: true });
     // The runtime first, so the plugin never points at a runtime that is not there yet.
     atomicCopy(Deno.execPath(), deno, 0o755);
+    // Then the command line, which the plugin loads from beside itself when CNI_COMMAND is unset.
+    atomicWrite(`${binDir}/${CLI_BUNDLE}`, cliCode, 0o644);
     atomicWrite(`${binDir}/${PLUGIN_TYPE}`, `${launcher}\n${code}`, 0o755);
     console.log(`installed ${binDir}/${PLUGIN_TYPE} (runtime ${deno})`);
   } catch (e) {

@@ -19,6 +19,16 @@ export async function benchAdd(rounds = 30): Promise<void> {
     await Deno.writeTextFile(floor, `${launcherLine(`${binDir}/bagpipe-deno`, `${dir}/cache`)}\n`, {
       mode: 0o755,
     });
+    // The least any plugin on this design does (see add_skeleton.js), launched the same way.
+    const skeleton = `${dir}/skeleton`;
+    const skeletonCode = await Deno.readTextFile(new URL("./add_skeleton.js", import.meta.url));
+    await Deno.writeTextFile(
+      skeleton,
+      `${launcherLine(`${binDir}/bagpipe-deno`, `${dir}/cache`)}\n${skeletonCode}`,
+      {
+        mode: 0o755,
+      },
+    );
     const worker = new URL("./add_worker.ts", import.meta.url).pathname;
     const out = await new Deno.Command("ip", {
       args: [
@@ -33,6 +43,8 @@ export async function benchAdd(rounds = 30): Promise<void> {
         `${binDir}/bagpipe`,
         "--floor",
         floor,
+        "--skeleton",
+        skeleton,
         "--dir",
         dir,
         "--prefix",
@@ -50,7 +62,8 @@ export async function benchAdd(rounds = 30): Promise<void> {
     };
     const add = p50(samples.ours_add!),
       bridgeAdd = p50(samples.bridge_add!),
-      floorMs = p50(samples.floor!);
+      floorMs = p50(samples.floor!),
+      skeletonAdd = p50(samples.skeleton_add!);
     const del = p50(samples.ours_del!), bridgeDel = p50(samples.bridge_del!);
     const par = p50(parallel.ours!), bridgePar = p50(parallel.bridge!);
     console.log(`# ${rounds} rounds, interleaved; parallel: 16 ADDs at once, 3 rounds`);
@@ -59,6 +72,10 @@ export async function benchAdd(rounds = 30): Promise<void> {
     bench("deno_floor_ms_p50", floorMs, "ms");
     bench("add_vs_bridge_ratio", add / bridgeAdd, "x");
     bench("add_overhead_vs_bridge_ratio", (add - floorMs) / bridgeAdd, "x");
+    // The same ratio for the skeleton: the lowest any Deno.Command plugin can reach here.
+    bench("skeleton_add_ms_p50", skeletonAdd, "ms");
+    bench("skeleton_overhead_vs_bridge_ratio", (skeletonAdd - floorMs) / bridgeAdd, "x");
+    bench("add_vs_skeleton_ms", add - skeletonAdd, "ms");
     bench("del_ms_p50", del, "ms");
     bench("bridge_del_ms_p50", bridgeDel, "ms");
     bench("del_vs_bridge_ratio", del / bridgeDel, "x");

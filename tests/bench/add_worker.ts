@@ -10,6 +10,7 @@ const { values } = parseArgs({
   options: {
     plugin: { type: "string" },
     floor: { type: "string" },
+    skeleton: { type: "string" },
     dir: { type: "string" },
     prefix: { type: "string" },
     rounds: { type: "string", default: "30" },
@@ -97,6 +98,7 @@ const samples: Record<string, number[]> = {
   bridge_add: [],
   bridge_del: [],
   floor: [],
+  skeleton_add: [],
 };
 let pod = 0;
 const env = (command: string, kind: string, netnsPath: string, id: number) => ({
@@ -124,6 +126,44 @@ for (let round = -1; round < rounds; round++) {
   const floorStart = performance.now();
   await new Deno.Command(values.floor!, { stdout: "null", stderr: "null" }).output();
   if (round >= 0) samples.floor!.push(performance.now() - floorStart);
+  const skeleton = await skeletonAdd(pod++);
+  if (round >= 0) samples.skeleton_add!.push(skeleton);
+}
+
+/** Times add_skeleton.js for one pod, then undoes what it did (untimed). */
+async function skeletonAdd(id: number): Promise<number> {
+  const name = `${prefix}-p${id}`;
+  await netns("add", name);
+  const conf = JSON.stringify({
+    cniVersion: "1.0.0",
+    name: "benchskeleton",
+    type: "host-local",
+    ipam: {
+      type: "host-local",
+      subnet: "10.26.0.0/16",
+      rangeStart: "10.26.2.1",
+      gateway: "10.26.0.1",
+      dataDir: `${dir}/ipam`,
+    },
+  });
+  const started = performance.now();
+  const out = await new Deno.Command(values.skeleton!, {
+    env: { SKELETON_NETNS: name, SKELETON_ID: String(id), SKELETON_CONF: conf },
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  const ms = performance.now() - started;
+  if (out.code !== 0) {
+    throw new Error(`skeleton ADD failed: ${new TextDecoder().decode(out.stderr)}`);
+  }
+  await new Deno.Command("ip", { args: ["link", "del", `bcsk${id}`] }).output();
+  await spawnPlugin(
+    "/usr/lib/cni/host-local",
+    env("DEL", "skeleton", `/run/netns/${name}`, id),
+    conf,
+  );
+  await netns("del", name);
+  return ms;
 }
 
 // 16 pods at once, each kind in turn, three times.

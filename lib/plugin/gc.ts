@@ -1,8 +1,8 @@
 import { delegateVersion, execDelegate } from "../cni/delegate.ts";
 import { CniError, ErrorCode } from "../cni/errors.ts";
-import { deleteLink } from "../net/veth.ts";
-import { listAttachments, removeAttachment } from "../state/attachments.ts";
+import { listAttachments } from "../state/attachments.ts";
 import type { CommandContext } from "./context.ts";
+import { releaseAttachment } from "./release.ts";
 import { ipamIfSupported } from "./status.ts";
 
 /** The attachments the runtime still wants (`cni.dev/valid-attachments`). */
@@ -24,8 +24,8 @@ function validAttachments(raw: Record<string, unknown>): Set<string> {
 }
 
 /**
- * GC: every recorded attachment of this network that the runtime no longer lists is withdrawn,
- * its veth deleted, its lease released and its record removed; then IPAM's own GC.
+ * GC: every recorded attachment of this network that the runtime no longer lists is released
+ * as DEL would (releaseAttachment); then IPAM's own GC.
  * One stale attachment failing does not stop the others; all failures are reported together.
  */
 export async function cmdGc(ctx: CommandContext): Promise<void> {
@@ -38,16 +38,22 @@ export async function cmdGc(ctx: CommandContext): Promise<void> {
       continue;
     }
     try {
-      await ctx.backend.detach(record);
-      await deleteLink(record.hostVeth);
-      await execDelegate(
-        "DEL",
-        conf.ipam.type,
-        ctx.env.path,
-        { ...ctx.rawConf, cniVersion: delegateVersion(record.cniVersion), ipam: record.ipam },
-        { CNI_CONTAINERID: record.containerId, CNI_IFNAME: record.ifname, CNI_NETNS: "" },
-      );
-      removeAttachment(conf.stateDir, record.containerId, record.ifname);
+      await releaseAttachment(ctx, {
+        containerId: record.containerId,
+        ifname: record.ifname,
+        record,
+        hostVeth: record.hostVeth,
+        // The lease as it was taken: the record's IPAM config and version, not this GC's.
+        releaseLease: async () => {
+          await execDelegate(
+            "DEL",
+            conf.ipam.type,
+            ctx.env.path,
+            { ...ctx.rawConf, cniVersion: delegateVersion(record.cniVersion), ipam: record.ipam },
+            { CNI_CONTAINERID: record.containerId, CNI_IFNAME: record.ifname, CNI_NETNS: "" },
+          );
+        },
+      });
       log.info("garbage-collected attachment", {
         staleContainer: record.containerId,
         ifname: record.ifname,

@@ -8,7 +8,7 @@ import {
   BagpipeClient,
   BagpipeError,
   type BagpipeFailure,
-} from "../lib/bagpipe/client.ts";
+} from "../lib/bagpipe/mod.ts";
 import { type BagpipeFakeOptions, createBagpipeFake, type Fault } from "./fakes/bagpipe_fake.ts";
 
 const BASE_URL = "http://127.0.0.1:8082";

@@ -20,15 +20,6 @@ import {
 import { excerpt } from "./daemon_message.ts";
 import { callContext, callDaemon, type DaemonAnswer, type DaemonCall } from "./transport.ts";
 
-export { BagpipeError, type BagpipeFailure } from "./errors.ts";
-export type {
-  AttachedEndpoint,
-  BgpPeer,
-  VpnInstanceDetail,
-  VpnInstanceSummary,
-} from "./looking_glass.ts";
-export type { AttachRequest, DetachRequest, Readvertise } from "./requests.ts";
-
 /** Default time budget of one call; attach measured 0.07-0.5 s on a loaded 2-core node. */
 export const DEFAULT_TIMEOUT_MS = 5000;
 

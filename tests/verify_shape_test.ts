@@ -1,6 +1,7 @@
 /** wasm/shape.ts: the report validator accepts the decoder's output and names the first problem. */
 import { deepStrictEqual as assertEquals, throws } from "node:assert/strict";
 import { checkShape, s } from "../wasm/shape.ts";
+import { compileShape } from "../wasm/shape_compiled.ts";
 import { decodeCapture, validateReport } from "../wasm/mod.ts";
 
 const CAPTURE = new URL("./fixtures/verify/bagpipe-evpn-fabric.pcap", import.meta.url).pathname;
@@ -26,6 +27,10 @@ Deno.test("checkShape() names the path and the rule of the first problem", () =>
     [[], "$: not an object"],
   ];
   for (const [value, problem] of cases) assertEquals(checkShape(value, shape), problem);
+  // The compiled predicate (validateReport's fast path) agrees with checkShape.
+  const matches = compileShape(shape);
+  assertEquals(matches(good), true);
+  for (const [value] of cases) assertEquals(matches(value), false);
 });
 
 Deno.test("validateReport() accepts a decoded report and rejects a tampered one", async () => {

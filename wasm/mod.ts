@@ -13,6 +13,7 @@
 import { DecoderInstance } from "./bindings.ts";
 import { type VerifyReport, VerifyReportSchema } from "./report_schema.ts";
 import { checkShape } from "./shape.ts";
+import { compileShape } from "./shape_compiled.ts";
 
 export type {
   VerifyFinding,
@@ -170,7 +171,12 @@ async function run(
  * @throws Error naming the first problem when the module returned something else.
  */
 export function validateReport(value: unknown): VerifyReport {
-  const problem = checkShape(value, VerifyReportSchema);
-  if (problem) throw new Error(`failed to validate the verify report: ${problem}`);
-  return value as VerifyReport;
+  isReport ??= compileShape(VerifyReportSchema);
+  if (isReport(value)) return value as VerifyReport;
+  // Rejected: walk the shape again to name the problem.
+  const problem = checkShape(value, VerifyReportSchema) ?? "rejected by the compiled check";
+  throw new Error(`failed to validate the verify report: ${problem}`);
 }
+
+/** The report schema as one generated predicate (built on first use). */
+let isReport: ((value: unknown) => boolean) | undefined;

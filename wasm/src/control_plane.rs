@@ -285,7 +285,9 @@ impl ControlPlane {
         self.routes.get(id as usize)
     }
 
-    /// Records an advertisement by `origin.holder`.
+    /// Records an advertisement by `origin.holder`. Out of line so the BGP path's functions
+    /// stay small for V8's optimising tier (see session.rs).
+    #[inline(never)]
     pub fn advertise(&mut self, nlri: &EvpnRoute, attrs: &RouteAttrs, label_is_vni: bool, origin: Origin, j: &mut Journal) {
         let (id, new) = match self.keys.find_or_insert(nlri.key()) {
             Some(x) => x,
@@ -347,7 +349,8 @@ impl ControlPlane {
         }
     }
 
-    /// Records a withdrawal by `origin.holder`.
+    /// Records a withdrawal by `origin.holder` (out of line, like `advertise`).
+    #[inline(never)]
     pub fn withdraw(&mut self, nlri: &EvpnRoute, origin: Origin, j: &mut Journal) -> bool {
         let id = match self.keys.find(&nlri.key()) {
             Some(id) => id,

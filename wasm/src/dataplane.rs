@@ -184,32 +184,9 @@ impl Flows {
                 return None;
             }
         };
-        if new {
-            let first_inner = vxlan::inner_summary(inner).unwrap_or_default();
-            let f = Flow {
-                src_vtep: *src_vtep,
-                dst_vtep: *dst_vtep,
-                vni,
-                src_mac: light.src,
-                dst_mac: light.dst,
-                packets: 0,
-                bytes: 0,
-                first_pkt: pkt,
-                last_pkt: pkt,
-                first_ns: ns,
-                last_ns: ns,
-                max_outer_len: 0,
-                first_inner,
-                counts: InnerCounts::default(),
-                nested_vni: None,
-                deps: NO_DEPS,
-                verdict: [0; VERDICT_SLOTS],
-                n_verdict: 0,
-            };
-            if !try_push(&mut self.flows, f, MAX_FLOWS) {
-                self.dropped_packets += 1;
-                return None;
-            }
+        if new && !self.push_new(vni, src_vtep, dst_vtep, light, inner, pkt, ns) {
+            self.dropped_packets += 1;
+            return None;
         }
         let f = self.flows.get_mut(id as usize)?;
         f.packets += 1;
@@ -232,32 +209,70 @@ impl Flows {
             _ => f.counts.other += 1,
         }
         if !f.deps.still_valid(cp, know) {
-            f.deps = Deps::current(f, cp, know);
-            f.n_verdict = 0;
-            let mut fails = [Failure { kind: Kind::Unverifiable, severity: INFO, other_vtep: None, detail: 0 }; VERDICT_SLOTS];
-            let n = check(f, cp, *know, &mut fails);
-            let subject = Subject { vni, src_vtep: *src_vtep, dst_vtep: *dst_vtep, src_mac: light.src, dst_mac: light.dst, has_vni: true, has_vteps: true, has_macs: true, aux: 0 };
-            for fail in fails.iter().take(n) {
-                let mut s = subject;
-                if fail.kind == Kind::Unverifiable {
-                    s.aux = fail.detail;
-                }
-                if let Some(fid) = j.finding_id(fail.kind, fail.severity, &s, pkt, ns) {
-                    if let Some(rec) = j.findings.get_mut(fid as usize) {
-                        rec.other_vtep = fail.other_vtep.or(rec.other_vtep);
-                        rec.detail[0] = fail.detail;
-                    }
-                    if let Some(slot) = f.verdict.get_mut(f.n_verdict as usize) {
-                        *slot = fid;
-                        f.n_verdict += 1;
-                    }
-                }
-            }
+            recheck(f, vni, src_vtep, dst_vtep, light, pkt, ns, cp, know, j);
         }
         for &fid in f.verdict.iter().take(f.n_verdict as usize) {
             j.hit(fid, pkt, ns);
         }
         Some(id)
+    }
+}
+
+impl Flows {
+    /// Appends a flow for a frame whose key was just inserted; false when the table is full.
+    /// Out of line, like `recheck`: `frame` runs for every VXLAN frame, and V8 compiles a
+    /// small function with its optimising tier sooner (and spends less time on it) than one
+    /// carrying the rare paths too.
+    #[inline(never)]
+    fn push_new(&mut self, vni: u32, src_vtep: &[u8; 16], dst_vtep: &[u8; 16], light: &InnerLight, inner: &[u8], pkt: u64, ns: u64) -> bool {
+        let first_inner = vxlan::inner_summary(inner).unwrap_or_default();
+        let f = Flow {
+            src_vtep: *src_vtep,
+            dst_vtep: *dst_vtep,
+            vni,
+            src_mac: light.src,
+            dst_mac: light.dst,
+            packets: 0,
+            bytes: 0,
+            first_pkt: pkt,
+            last_pkt: pkt,
+            first_ns: ns,
+            last_ns: ns,
+            max_outer_len: 0,
+            first_inner,
+            counts: InnerCounts::default(),
+            nested_vni: None,
+            deps: NO_DEPS,
+            verdict: [0; VERDICT_SLOTS],
+            n_verdict: 0,
+        };
+        try_push(&mut self.flows, f, MAX_FLOWS)
+    }
+}
+
+/// Recomputes a flow's verdict after something it depends on changed (out of line: rare).
+#[inline(never)]
+fn recheck(f: &mut Flow, vni: u32, src_vtep: &[u8; 16], dst_vtep: &[u8; 16], light: &InnerLight, pkt: u64, ns: u64, cp: &ControlPlane, know: &Knowledge, j: &mut Journal) {
+    f.deps = Deps::current(f, cp, know);
+    f.n_verdict = 0;
+    let mut fails = [Failure { kind: Kind::Unverifiable, severity: INFO, other_vtep: None, detail: 0 }; VERDICT_SLOTS];
+    let n = check(f, cp, *know, &mut fails);
+    let subject = Subject { vni, src_vtep: *src_vtep, dst_vtep: *dst_vtep, src_mac: light.src, dst_mac: light.dst, has_vni: true, has_vteps: true, has_macs: true, aux: 0 };
+    for fail in fails.iter().take(n) {
+        let mut s = subject;
+        if fail.kind == Kind::Unverifiable {
+            s.aux = fail.detail;
+        }
+        if let Some(fid) = j.finding_id(fail.kind, fail.severity, &s, pkt, ns) {
+            if let Some(rec) = j.findings.get_mut(fid as usize) {
+                rec.other_vtep = fail.other_vtep.or(rec.other_vtep);
+                rec.detail[0] = fail.detail;
+            }
+            if let Some(slot) = f.verdict.get_mut(f.n_verdict as usize) {
+                *slot = fid;
+                f.n_verdict += 1;
+            }
+        }
     }
 }
 

@@ -84,6 +84,13 @@ impl<K: Key> IndexMap<K> {
         if let Some(id) = self.find(&key) {
             return Some((id, false));
         }
+        self.insert_new(key)
+    }
+
+    /// The insert half of `find_or_insert`, out of line: callers run the lookup per packet
+    /// and stay small (V8 compiles them with its optimising tier sooner).
+    #[inline(never)]
+    fn insert_new(&mut self, key: K) -> Option<(u32, bool)> {
         if self.keys.len() >= self.cap {
             return None;
         }

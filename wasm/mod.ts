@@ -39,6 +39,12 @@ export interface DecodeOptions {
   chunkSize?: number;
   /** Use the direct path for plain VXLAN frames (default true; tests compare both paths). */
   fastPath?: boolean;
+  /**
+   * Include the timeline (default true). With false the report's `timeline` is empty: the
+   * text report does not print it, and writing, parsing and checking it is over half of a
+   * large report's cost.
+   */
+  timeline?: boolean;
   /** Called after each chunk with totals so far. */
   onProgress?: (progress: { bytes: number; packets: number }) => void;
 }
@@ -100,7 +106,7 @@ export async function decodeCapture(
   }
   const chunk = options.chunkSize ?? DEFAULT_CHUNK;
   const wasm = idle.pop() ?? DecoderInstance.instantiate(await loadModule());
-  if (!wasm.start(ports, mtu, options.fastPath ?? true)) {
+  if (!wasm.start(ports, mtu, options.fastPath ?? true, options.timeline ?? true)) {
     idle.push(wasm);
     throw new Error(`failed to start the verify decoder: more than 7 extra VXLAN ports`);
   }

@@ -112,6 +112,8 @@ export async function verifyCommand(argv: string[]): Promise<number> {
     const { report, readable } = await decodeCapture(file, {
       vxlanPorts: args.vxlanPorts,
       underlayMtu: args.underlayMtu,
+      // Only the JSON and the HTML page show the timeline.
+      timeline: args.json || args.html !== undefined,
       onProgress: ({ bytes, packets }) => {
         const now = performance.now();
         if (now - lastProgress < 1000) return;

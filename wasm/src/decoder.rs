@@ -34,6 +34,9 @@ pub struct Options {
     /// Take the direct path for plain VXLAN-over-IPv4 frames (tests turn it off to prove
     /// both paths give the same report).
     pub fast_path: bool,
+    /// Write the timeline into the report (the text report does not print it, and it is
+    /// over half of a large report's JSON).
+    pub timeline: bool,
 }
 
 impl Options {
@@ -41,7 +44,7 @@ impl Options {
     pub fn new() -> Self {
         let mut ports = [0u16; MAX_VXLAN_PORTS];
         ports[0] = vxlan::PORT;
-        Options { vxlan_ports: ports, n_ports: 1, underlay_mtu: 1500, fast_path: true }
+        Options { vxlan_ports: ports, n_ports: 1, underlay_mtu: 1500, fast_path: true, timeline: true }
     }
 
     /// Adds a VXLAN UDP port; false when the list is full.

@@ -5,7 +5,8 @@
 //! ABI (wasm-bindgen shape, driven by wasm/bindings.ts):
 //! - `vd_alloc(len) -> ptr`, `vd_free(ptr, len)`: byte buffers in linear memory.
 //! - `vd_new(ports_ptr, n_ports, mtu, flags) -> 1|0`: starts a run (ports: u16 array; flags
-//!   bit 0 disables the fast path for plain VXLAN frames).
+//!   bit 0 disables the fast path for plain VXLAN frames, bit 1 leaves the timeline out of
+//!   the report).
 //! - `vd_feed(ptr, len, eof) -> consumed`: decodes whole records; the caller keeps the rest.
 //! - `vd_packets() -> f64`: frames decoded so far (progress).
 //! - `vd_status() -> u32`: 0 readable so far, 1 input unreadable (unknown format/broken framing).
@@ -54,11 +55,13 @@ pub extern "C" fn vd_free(ptr: *mut u8, len: usize) {
 }
 
 /// Starts a run with extra VXLAN ports (beyond 4789) and the underlay MTU; `flags` bit 0
-/// turns the fast path for plain VXLAN frames off (used by tests to compare both paths).
+/// turns the fast path for plain VXLAN frames off (used by tests to compare both paths);
+/// bit 1 writes the report's timeline as an empty array.
 #[no_mangle]
 pub extern "C" fn vd_new(ports: *const u16, n_ports: usize, mtu: u32, flags: u32) -> u32 {
     let mut opts = Options::new();
     opts.fast_path = flags & 1 == 0;
+    opts.timeline = flags & 2 == 0;
     if mtu > 0 {
         opts.underlay_mtu = mtu;
     }

@@ -955,7 +955,8 @@ fn finding(w: &mut JsonWriter, d: &Decoder, id: usize, f: &Finding) {
 fn timeline(w: &mut JsonWriter, d: &Decoder) {
     w.key("timeline");
     w.begin_array();
-    for e in d.journal.timeline.iter() {
+    let events = if d.opts.timeline { d.journal.timeline.as_slice() } else { &[] };
+    for e in events.iter() {
         w.begin_object();
         w.key("packet");
         w.uint(e.pkt);

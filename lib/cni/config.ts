@@ -6,32 +6,37 @@ const INSTANCE_ID = /^[a-zA-Z0-9][a-zA-Z0-9_-]{0,7}$/;
 const NETWORK_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.\-]*$/;
 
 // zod checks the shape; the rules below check values. Every zod check, refine or default is an
-// object built at start-up, and the plugin starts once per pod: the rules are plain code.
-const routeTargetsShape = z.union([z.string(), z.array(z.string())]);
-const netConfSchema = z.looseObject({
-  cniVersion: z.optional(z.string()),
-  name: z.string(),
-  type: z.string(),
-  importrt: routeTargetsShape,
-  exportrt: routeTargetsShape,
-  mtu: z.optional(z.number()),
-  isGateway: z.optional(z.boolean()),
-  ipMasq: z.optional(z.boolean()),
-  ipam: z.looseObject({ type: z.string() }),
-  backend: z.optional(z.enum(["bagpipe", "none"])),
-  bagpipeUrl: z.optional(z.string()),
-  bagpipeTimeoutMs: z.optional(z.number()),
-  vpnInstanceId: z.optional(z.string()),
-  vni: z.optional(z.number()),
-  advertiseSubnet: z.optional(z.boolean()),
-  readvertise: z.optional(z.object({ fromRt: routeTargetsShape, toRt: routeTargetsShape })),
-  stateDir: z.optional(z.string()),
-  logFile: z.optional(z.string()),
-  runtimeConfig: z.optional(z.record(z.string(), z.unknown())),
-  args: z.optional(z.record(z.string(), z.unknown())),
-  prevResult: z.optional(z.record(z.string(), z.unknown())),
-});
-type RawNetConf = z.infer<typeof netConfSchema>;
+// object built at start-up, and the plugin starts once per pod: the rules are plain code. The
+// schema itself is built on first use, so the command line, which shares this bundle's start-up,
+// does not build it for nothing.
+function buildNetConfSchema() {
+  const routeTargetsShape = z.union([z.string(), z.array(z.string())]);
+  return z.looseObject({
+    cniVersion: z.optional(z.string()),
+    name: z.string(),
+    type: z.string(),
+    importrt: routeTargetsShape,
+    exportrt: routeTargetsShape,
+    mtu: z.optional(z.number()),
+    isGateway: z.optional(z.boolean()),
+    ipMasq: z.optional(z.boolean()),
+    ipam: z.looseObject({ type: z.string() }),
+    backend: z.optional(z.enum(["bagpipe", "none"])),
+    bagpipeUrl: z.optional(z.string()),
+    bagpipeTimeoutMs: z.optional(z.number()),
+    vpnInstanceId: z.optional(z.string()),
+    vni: z.optional(z.number()),
+    advertiseSubnet: z.optional(z.boolean()),
+    readvertise: z.optional(z.object({ fromRt: routeTargetsShape, toRt: routeTargetsShape })),
+    stateDir: z.optional(z.string()),
+    logFile: z.optional(z.string()),
+    runtimeConfig: z.optional(z.record(z.string(), z.unknown())),
+    args: z.optional(z.record(z.string(), z.unknown())),
+    prevResult: z.optional(z.record(z.string(), z.unknown())),
+  });
+}
+let netConfSchema: ReturnType<typeof buildNetConfSchema> | undefined;
+type RawNetConf = z.infer<ReturnType<typeof buildNetConfSchema>>;
 
 /** The seed wrote one route target as a string; a list or a comma-separated string also work. */
 function routeTargetList(value: string | string[]): string[] {
@@ -198,6 +203,7 @@ export function decodeNetConf(stdin: string): Record<string, unknown> {
  *   not implement.
  */
 export function validateNetConf(raw: Record<string, unknown>): NetConf {
+  netConfSchema ??= buildNetConfSchema();
   const parsed = netConfSchema.safeParse(raw);
   const problems = parsed.success
     ? valueProblems(parsed.data)

@@ -174,9 +174,23 @@ impl Flows {
     }
 
     /// Accounts one frame and checks it; returns the flow id. `inner` is the inner frame,
-    /// summarised in full only for a flow's first frame.
-    #[inline]
-    pub fn frame(&mut self, key: FlowKey, vni: u32, src_vtep: &[u8; 16], dst_vtep: &[u8; 16], light: &InnerLight, inner: &[u8], outer_len: u32, pkt: u64, ns: u64, cp: &ControlPlane, know: &Knowledge, j: &mut Journal) -> Option<u32> {
+    /// summarised in full only for a flow's first frame. The general path's entry.
+    #[inline(never)]
+    pub fn frame(&mut self, key: FlowKey, light: &InnerLight, inner: &[u8], outer_len: u32, pkt: u64, ns: u64, cp: &ControlPlane, know: &Knowledge, j: &mut Journal) -> Option<u32> {
+        self.account(key, light.ethertype, light.protocol, inner, outer_len, pkt, ns, cp, know, j)
+    }
+
+    /// `frame` for a plain VXLAN-over-IPv4 frame, from scalars the fast path loaded: the
+    /// addresses and MACs as little-endian words (the key is built in locals, never stored).
+    #[inline(never)]
+    pub fn frame_v4(&mut self, src4: u32, dst4: u32, vni: u32, src_mac: u64, dst_mac: u64, ethertype: u16, protocol: u8, inner: &[u8], outer_len: u32, pkt: u64, ns: u64, cp: &ControlPlane, know: &Knowledge, j: &mut Journal) {
+        let mapped = |a: u32| 0xffff_0000 | (a as u64) << 32;
+        let key = FlowKey([0, mapped(src4), 0, mapped(dst4), src_mac | (vni as u64 & 0xffff) << 48, dst_mac | (vni as u64 >> 16) << 48]);
+        self.account(key, ethertype, protocol, inner, outer_len, pkt, ns, cp, know, j);
+    }
+
+    #[inline(always)]
+    fn account(&mut self, key: FlowKey, ethertype: u16, protocol: u8, inner: &[u8], outer_len: u32, pkt: u64, ns: u64, cp: &ControlPlane, know: &Knowledge, j: &mut Journal) -> Option<u32> {
         let (id, new) = match self.keys.find_or_insert(key) {
             Some(x) => x,
             None => {
@@ -184,7 +198,7 @@ impl Flows {
                 return None;
             }
         };
-        if new && !self.push_new(vni, src_vtep, dst_vtep, light, inner, pkt, ns) {
+        if new && !self.push_new(&key, inner, pkt, ns) {
             self.dropped_packets += 1;
             return None;
         }
@@ -196,7 +210,7 @@ impl Flows {
         if outer_len > f.max_outer_len {
             f.max_outer_len = outer_len;
         }
-        match (light.ethertype, light.protocol) {
+        match (ethertype, protocol) {
             (0x0806, _) => f.counts.arp += 1,
             (0x0800, p) => {
                 f.counts.ipv4 += 1;
@@ -209,7 +223,7 @@ impl Flows {
             _ => f.counts.other += 1,
         }
         if !f.deps.still_valid(cp, know) {
-            recheck(f, vni, src_vtep, dst_vtep, light, pkt, ns, cp, know, j);
+            recheck(f, pkt, ns, cp, know, j);
         }
         for &fid in f.verdict.iter().take(f.n_verdict as usize) {
             j.hit(fid, pkt, ns);
@@ -224,14 +238,15 @@ impl Flows {
     /// small function with its optimising tier sooner (and spends less time on it) than one
     /// carrying the rare paths too.
     #[inline(never)]
-    fn push_new(&mut self, vni: u32, src_vtep: &[u8; 16], dst_vtep: &[u8; 16], light: &InnerLight, inner: &[u8], pkt: u64, ns: u64) -> bool {
+    fn push_new(&mut self, key: &FlowKey, inner: &[u8], pkt: u64, ns: u64) -> bool {
+        let (src_vtep, dst_vtep, vni, src_mac, dst_mac) = key_parts(key);
         let first_inner = vxlan::inner_summary(inner).unwrap_or_default();
         let f = Flow {
-            src_vtep: *src_vtep,
-            dst_vtep: *dst_vtep,
+            src_vtep,
+            dst_vtep,
             vni,
-            src_mac: light.src,
-            dst_mac: light.dst,
+            src_mac,
+            dst_mac,
             packets: 0,
             bytes: 0,
             first_pkt: pkt,
@@ -250,14 +265,29 @@ impl Flows {
     }
 }
 
+/// The parts of a flow key: source VTEP, destination VTEP, VNI, source MAC, destination MAC.
+fn key_parts(key: &FlowKey) -> ([u8; 16], [u8; 16], u32, [u8; 6], [u8; 6]) {
+    let k = &key.0;
+    let vtep = |a: u64, b: u64| {
+        let (a, b) = (a.to_le_bytes(), b.to_le_bytes());
+        [a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]
+    };
+    let mac = |w: u64| {
+        let b = w.to_le_bytes();
+        [b[0], b[1], b[2], b[3], b[4], b[5]]
+    };
+    let vni = ((k[4] >> 48) | (k[5] >> 48) << 16) as u32;
+    (vtep(k[0], k[1]), vtep(k[2], k[3]), vni, mac(k[4]), mac(k[5]))
+}
+
 /// Recomputes a flow's verdict after something it depends on changed (out of line: rare).
 #[inline(never)]
-fn recheck(f: &mut Flow, vni: u32, src_vtep: &[u8; 16], dst_vtep: &[u8; 16], light: &InnerLight, pkt: u64, ns: u64, cp: &ControlPlane, know: &Knowledge, j: &mut Journal) {
+fn recheck(f: &mut Flow, pkt: u64, ns: u64, cp: &ControlPlane, know: &Knowledge, j: &mut Journal) {
     f.deps = Deps::current(f, cp, know);
     f.n_verdict = 0;
     let mut fails = [Failure { kind: Kind::Unverifiable, severity: INFO, other_vtep: None, detail: 0 }; VERDICT_SLOTS];
     let n = check(f, cp, *know, &mut fails);
-    let subject = Subject { vni, src_vtep: *src_vtep, dst_vtep: *dst_vtep, src_mac: light.src, dst_mac: light.dst, has_vni: true, has_vteps: true, has_macs: true, aux: 0 };
+    let subject = Subject { vni: f.vni, src_vtep: f.src_vtep, dst_vtep: f.dst_vtep, src_mac: f.src_mac, dst_mac: f.dst_mac, has_vni: true, has_vteps: true, has_macs: true, aux: 0 };
     for fail in fails.iter().take(n) {
         let mut s = subject;
         if fail.kind == Kind::Unverifiable {

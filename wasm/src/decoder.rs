@@ -4,15 +4,16 @@
 
 use crate::control_plane::{holder_id, ControlPlane};
 use crate::dataplane::{flow_key, Flows, Knowledge};
+use crate::wire::capture::{Format, MAX_RECORD_BYTES};
 use crate::journal::{EventKind, Journal, Kind, Subject, ERROR, INFO, WARNING};
 use crate::session::{conn_key, feed_segment, After, CloseReason, ConnKey, CtxParts, Notification, Session, MAX_SESSIONS};
 use crate::util::bounded::try_push;
 use crate::util::error::DecodeError;
 use crate::util::index_map::IndexMap;
-use crate::wire::capture::{CaptureReader, Record, Step};
+use crate::wire::capture::{CaptureReader, Step};
 use crate::wire::ip::{self, Fragment, IpRepr};
 use crate::wire::transport::{self, ChecksumStatus, TCP_FIN, TCP_RST, TCP_SYN};
-use crate::util::bytes::{array_at, be16, be24, be32, tail, u8_at, v4_mapped};
+use crate::util::bytes::{be16, le64, tail, u8_at};
 use crate::wire::{ethernet, link, vxlan};
 
 /// Extra VXLAN ports accepted besides 4789.
@@ -142,10 +143,15 @@ impl Decoder {
         }
         // Bounded: every step consumes bytes, or stops the loop.
         loop {
+            if let Format::Pcap { big_endian: false, nanos, kuznetsov: false } = self.reader.format {
+                if self.reader.skip_remaining == 0 {
+                    off = self.pcap_le_records(buf, off, nanos);
+                }
+            }
             let rest = buf.get(off..).unwrap_or(&[]);
             match self.reader.next(rest, eof) {
                 Step::Packet(rec, n) => {
-                    self.packet(&rec);
+                    self.packet(rec.ts_ns, rec.link_type, rec.data, rec.orig_len);
                     off += n;
                 }
                 Step::Consumed(n) => {
@@ -178,6 +184,37 @@ impl Decoder {
         off
     }
 
+    /// The common container (little-endian classic pcap) without going through `Step`: whole
+    /// ordinary records from `off` on, until one that is not (short, oversized, cut off), which
+    /// the general reader then handles. Returns the new offset. Reads each record header with
+    /// two 8-byte loads; the record is passed on as scalars, so nothing is written to memory.
+    #[inline(never)]
+    fn pcap_le_records(&mut self, buf: &[u8], mut off: usize, nanos: bool) -> usize {
+        let link = self.reader.pcap_link();
+        let scale: u64 = if nanos { 1 } else { 1000 };
+        // Bounded: every record consumes at least its 16-byte header.
+        while let Some(rest) = buf.get(off..) {
+            let (w0, w1) = match (le64(rest, 0), le64(rest, 8)) {
+                (Some(a), Some(b)) => (a, b),
+                _ => break,
+            };
+            let caplen = (w1 & 0xffff_ffff) as usize;
+            if caplen > MAX_RECORD_BYTES {
+                break;
+            }
+            let data = match rest.get(16..16 + caplen) {
+                Some(d) => d,
+                None => break,
+            };
+            // sec < 2^32 and frac < 2^32: sec * 10^9 + frac * 1000 < 2^63, so the reader's
+            // saturating arithmetic never saturates here and plain arithmetic is the same.
+            let ts_ns = (w0 & 0xffff_ffff) * 1_000_000_000 + (w0 >> 32) * scale;
+            self.packet(ts_ns, link, data, (w1 >> 32) as u32);
+            off += 16 + caplen;
+        }
+        off
+    }
+
     /// Ends the run: flushes reassembly stashes of sessions still open.
     pub fn finish(&mut self) {
         if self.finished {
@@ -204,24 +241,24 @@ impl Decoder {
 
     // Kept out of line: V8 tiers up small functions sooner than one giant loop.
     #[inline(never)]
-    fn packet(&mut self, rec: &Record) {
+    fn packet(&mut self, ts_ns: u64, link_type: u16, data: &[u8], orig_len: u32) {
         self.stats.packets += 1;
         let pkt = self.stats.packets;
-        let ns = rec.ts_ns;
+        let ns = ts_ns;
         if self.stats.first_ns == 0 {
             self.stats.first_ns = ns;
         }
         if ns > self.stats.last_ns {
             self.stats.last_ns = ns;
         }
-        self.stats.captured_bytes += rec.data.len() as u64;
-        if (rec.data.len() as u64) < rec.orig_len as u64 {
+        self.stats.captured_bytes += data.len() as u64;
+        if (data.len() as u64) < orig_len as u64 {
             self.stats.truncated += 1;
         }
-        if self.opts.fast_path && self.plain_vxlan(rec, pkt, ns) {
+        if self.opts.fast_path && self.plain_vxlan(link_type, data, pkt, ns) {
             return;
         }
-        let net = match link::network_layer(rec.link_type, rec.data) {
+        let net = match link::network_layer(link_type, data) {
             Ok(Some(n)) => n,
             Ok(None) => {
                 self.stats.unsupported_link += 1;
@@ -301,52 +338,50 @@ impl Decoder {
     /// options or fragmentation, UDP to a VXLAN port without checksum, VXLAN flags exactly
     /// 0x08, an untagged non-UDP inner frame, within the MTU. Anything else returns false and
     /// takes the general path, which gives the same result for these frames.
+    /// Reads the headers with eight-byte loads at fixed offsets (each wasm memory access costs
+    /// a bounds check in V8) and hands the flow table scalars.
     #[inline(always)]
-    fn plain_vxlan(&mut self, rec: &Record, pkt: u64, ns: u64) -> bool {
-        let d = rec.data;
-        let l2 = match rec.link_type {
+    fn plain_vxlan(&mut self, link_type: u16, d: &[u8], pkt: u64, ns: u64) -> bool {
+        let l2 = match link_type {
             link::LINKTYPE_ETHERNET if be16(d, 12) == Some(0x0800) => 14,
             link::LINKTYPE_LINUX_SLL2 if be16(d, 0) == Some(0x0800) => 20,
             _ => return false,
         };
+        // Outer IPv4 (20) + UDP (8) + VXLAN (8) + inner Ethernet header (14) + 6: the words
+        // below cover bytes 0..56 of the IP packet.
         let ip = match d.get(l2..) {
-            Some(ip) if ip.len() >= 20 + 8 + 8 + 14 => ip,
+            Some(ip) if ip.len() >= 56 => ip,
             _ => return false,
         };
-        let total = match be16(ip, 2) {
-            Some(t) => t as usize,
-            None => return false,
-        };
-        let plain_ip = u8_at(ip, 0) == Some(0x45) && u8_at(ip, 9) == Some(17) && be16(ip, 6).map_or(false, |f| f & 0x3fff == 0);
+        let w = |off: usize| le64(ip, off).unwrap_or(0);
+        let (a, b, c, dw, e, f, g) = (w(0), w(8), w(16), w(24), w(32), w(40), w(48));
+        let swap16 = |x: u64| ((x & 0xff) << 8 | (x >> 8) & 0xff) as usize;
+        let total = swap16(a >> 16);
+        // Version 4 with a 20-byte header, no fragmentation (flags/offset & 0x3fff == 0), UDP.
+        let plain_ip = a & 0xff == 0x45 && (a >> 48) & 0xff3f == 0 && (b >> 8) & 0xff == 17;
         if !plain_ip || total > ip.len() || total < 20 + 8 + 8 + 14 || total as u32 > self.opts.underlay_mtu {
             return false;
         }
-        let dport = be16(ip, 22).unwrap_or(0);
-        let plain_udp = be16(ip, 24) == Some((total - 20) as u16) && be16(ip, 26) == Some(0) && self.opts.ports().contains(&dport);
-        let plain_vxlan = be32(ip, 28) == Some(0x0800_0000) && u8_at(ip, 35) == Some(0);
+        let dport = swap16(c >> 48) as u16;
+        // UDP length = total - 20, checksum 0; VXLAN flags 0x08 then three zero bytes; the
+        // byte after the VNI zero.
+        let plain_udp = swap16(dw) == total - 20 && (dw >> 16) & 0xffff == 0 && self.opts.ports().contains(&dport);
+        let plain_vxlan = dw >> 32 == 0x08 && (e >> 24) & 0xff == 0;
         if !plain_udp || !plain_vxlan {
             return false;
         }
         let inner = ip.get(36..total).unwrap_or(&[]);
-        let ethertype = be16(inner, 12).unwrap_or(0);
+        let ethertype = swap16(g) as u16;
         let protocol = if ethertype == 0x0800 { u8_at(inner, 23).unwrap_or(0) } else if ethertype == 0x86dd { u8_at(inner, 20).unwrap_or(0) } else { 0 };
         if ethernet::is_vlan_tpid(ethertype) || protocol == 17 {
             return false;
         }
-        let (dst, src, vni) = match (array_at::<6>(inner, 0), array_at::<6>(inner, 6), be24(ip, 32)) {
-            (Some(dst), Some(src), Some(vni)) => (dst, src, vni),
-            _ => return false,
-        };
-        let (s4, d4) = match (array_at::<4>(ip, 12), array_at::<4>(ip, 16)) {
-            (Some(s4), Some(d4)) => (s4, d4),
-            _ => return false,
-        };
+        let vni = ((e & 0xff) << 16 | (e & 0xff00) | (e >> 16) & 0xff) as u32;
+        let dst_mac = (e >> 32) | (f & 0xffff) << 32;
+        let src_mac = f >> 16;
         self.stats.udp += 1;
         self.stats.vxlan_packets += 1;
-        let (src_vtep, dst_vtep) = (v4_mapped(s4), v4_mapped(d4));
-        let light = vxlan::InnerLight { dst, src, ethertype, protocol, udp_dst_port: 0 };
-        let key = flow_key(&src_vtep, &dst_vtep, vni, &src, &dst);
-        self.flows.frame(key, vni, &src_vtep, &dst_vtep, &light, inner, total as u32, pkt, ns, &self.cp, &self.know, &mut self.journal);
+        self.flows.frame_v4((b >> 32) as u32, c as u32, vni, src_mac, dst_mac, ethertype, protocol, inner, total as u32, pkt, ns, &self.cp, &self.know, &mut self.journal);
         true
     }
 
@@ -546,7 +581,7 @@ impl Decoder {
         };
         let outer_len = ipr.total_len as u32;
         let key = flow_key(&ipr.src, &ipr.dst, v.vni, &light.src, &light.dst);
-        let fid = self.flows.frame(key, v.vni, &ipr.src, &ipr.dst, &light, v.payload, outer_len, pkt, ns, &self.cp, &self.know, &mut self.journal);
+        let fid = self.flows.frame(key, &light, v.payload, outer_len, pkt, ns, &self.cp, &self.know, &mut self.journal);
         // Rare per-frame conditions, aggregated on the flow (or the VTEP pair).
         let rare = outer_len > self.opts.underlay_mtu || ipr.fragment == Fragment::First || u.checksum != 0 || v.flags != vxlan::FLAG_I || v.reserved_nonzero;
         if rare {

@@ -44,6 +44,13 @@ pub fn be64(buf: &[u8], off: usize) -> Option<u64> {
     Some(((hi as u64) << 32) | lo as u64)
 }
 
+/// Reads a little-endian u64 at `off` (one 8-byte load).
+#[inline(always)]
+pub fn le64(buf: &[u8], off: usize) -> Option<u64> {
+    let s = buf.get(off..off.checked_add(8)?)?;
+    <[u8; 8]>::try_from(s).ok().map(u64::from_le_bytes)
+}
+
 /// Reads a u16 at `off` in the given byte order.
 #[inline(always)]
 pub fn u16_at(buf: &[u8], off: usize, big_endian: bool) -> Option<u16> {

@@ -333,6 +333,11 @@ impl CaptureReader {
         }
     }
 
+    /// Link type from the pcap header (0 for pcapng).
+    pub fn pcap_link(&self) -> u16 {
+        self.pcap_link
+    }
+
     /// Snap length from the pcap header (0 for pcapng).
     pub fn snaplen(&self) -> u32 {
         self.pcap_snaplen

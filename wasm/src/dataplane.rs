@@ -31,13 +31,14 @@ impl PartialEq for FlowKey {
 impl Key for FlowKey {
     #[inline]
     fn hash64(&self) -> u64 {
-        let mut h: u64 = 0;
-        for w in self.0 {
-            h = (h.rotate_left(5) ^ w).wrapping_mul(0x517c_c1b7_2722_0a95);
-        }
-        h ^= h >> 33;
-        h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
-        h ^ (h >> 33)
+        // Two independent multiplies instead of a chain of seven (the slot load waits for
+        // the hash); the fold puts the products' well-mixed high halves into the low bits the
+        // table uses. Only slot positions depend on it: flow ids stay in first-seen order.
+        let k = &self.0;
+        let x = k[1] ^ k[2].rotate_left(23) ^ k[4];
+        let y = k[3] ^ k[0].rotate_left(41) ^ k[5];
+        let h = (x ^ 0x9e37_79b9_7f4a_7c15).wrapping_mul(0x517c_c1b7_2722_0a95) ^ (y ^ 0xc2b2_ae3d_27d4_eb4f).wrapping_mul(0xff51_afd7_ed55_8ccd);
+        h ^ (h >> 29) ^ (h >> 47)
     }
 }
 

@@ -258,6 +258,13 @@ impl Decoder {
         if self.opts.fast_path && self.plain_vxlan(link_type, data, pkt, ns) {
             return;
         }
+        self.general(link_type, data, pkt, ns);
+    }
+
+    /// Every frame the fast path does not take, out of line: `packet` stays small (fewer
+    /// registers to spill on the common path, and V8 optimises it sooner).
+    #[inline(never)]
+    fn general(&mut self, link_type: u16, data: &[u8], pkt: u64, ns: u64) {
         let net = match link::network_layer(link_type, data) {
             Ok(Some(n)) => n,
             Ok(None) => {

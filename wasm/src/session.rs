@@ -364,8 +364,8 @@ fn drive(s: &mut Session, session_id: u32, dir: usize, parts: CtxParts, op: impl
     let sender = s.sender(dir);
     let receiver = s.receiver(dir);
     let add_path = {
-        let mine = s.dirs.get(dir).and_then(|d| d.open).map_or(0, |o| o.add_path_evpn());
-        let theirs = s.dirs.get(1 - dir).and_then(|d| d.open).map_or(0, |o| o.add_path_evpn());
+        let mine = s.dirs.get(dir).and_then(|d| d.open.as_ref()).map_or(0, |o| o.add_path_evpn());
+        let theirs = s.dirs.get(1 - dir).and_then(|d| d.open.as_ref()).map_or(0, |o| o.add_path_evpn());
         // The sender adds path ids when it announced "send" (2) and the peer "receive" (1).
         mine & 2 != 0 && theirs & 1 != 0
     };

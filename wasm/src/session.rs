@@ -9,7 +9,7 @@ use crate::journal::{EventKind, Journal, Kind, Subject, ERROR, INFO, WARNING};
 use crate::stream::{Stream, StreamEvent};
 use crate::util::bytes::{array_at, u8_at};
 use crate::util::error::DecodeError;
-use crate::util::index_map::{hash_bytes, Key};
+use crate::util::index_map::Key;
 
 pub const MAX_SESSIONS: usize = 1 << 14;
 pub const MAX_NOTIFICATIONS: usize = 10_000;
@@ -73,25 +73,44 @@ pub struct Session {
 }
 
 /// Connection key: both endpoints, in canonical order.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub struct ConnKey([u8; 36]);
-impl Key for ConnKey {
-    fn hash64(&self) -> u64 {
-        hash_bytes(&self.0)
+#[derive(Clone, Copy, Eq)]
+pub struct ConnKey([u64; 5]);
+
+impl PartialEq for ConnKey {
+    #[inline(always)]
+    fn eq(&self, o: &Self) -> bool {
+        // Word compares, no memcmp call: this runs for every BGP-port segment.
+        let (a, b) = (&self.0, &o.0);
+        ((a[0] ^ b[0]) | (a[1] ^ b[1]) | (a[2] ^ b[2]) | (a[3] ^ b[3]) | (a[4] ^ b[4])) == 0
     }
 }
 
-/// Canonical key of a connection and whether (src,sport) is the first endpoint.
+impl Key for ConnKey {
+    #[inline]
+    fn hash64(&self) -> u64 {
+        let k = &self.0;
+        let x = k[0] ^ k[2].rotate_left(23) ^ k[4];
+        let y = k[1] ^ k[3].rotate_left(41);
+        let h = (x ^ 0x9e37_79b9_7f4a_7c15).wrapping_mul(0x517c_c1b7_2722_0a95) ^ (y ^ 0xc2b2_ae3d_27d4_eb4f).wrapping_mul(0xff51_afd7_ed55_8ccd);
+        h ^ (h >> 29) ^ (h >> 47)
+    }
+}
+
+/// Canonical key of a connection: its two endpoints in a fixed order, so both directions
+/// give the same key. Only compared and hashed (ids are first-seen order).
+#[inline]
 pub fn conn_key(src: &[u8; 16], sport: u16, dst: &[u8; 16], dport: u16) -> ConnKey {
-    let a = (src, sport);
-    let b = (dst, dport);
+    let w = |b: &[u8; 16], i: usize| {
+        let mut x = [0u8; 8];
+        x.copy_from_slice(if i == 0 { &b[..8] } else { &b[8..] });
+        u64::from_be_bytes(x)
+    };
+    // Big-endian words compare like the bytes, so the order is the endpoints' (address,
+    // port) order.
+    let a = (w(src, 0), w(src, 1), sport);
+    let b = (w(dst, 0), w(dst, 1), dport);
     let (x, y) = if a <= b { (a, b) } else { (b, a) };
-    let mut k = [0u8; 36];
-    k[..16].copy_from_slice(x.0);
-    k[16..18].copy_from_slice(&x.1.to_be_bytes());
-    k[18..34].copy_from_slice(y.0);
-    k[34..36].copy_from_slice(&y.1.to_be_bytes());
-    ConnKey(k)
+    ConnKey([x.0, x.1, y.0, y.1, (x.2 as u64) << 16 | y.2 as u64])
 }
 
 impl Session {

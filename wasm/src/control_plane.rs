@@ -61,8 +61,15 @@ impl Route {
     }
 }
 
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy, Eq)]
 struct SegKey([u8; 20]);
+impl PartialEq for SegKey {
+    #[inline(always)]
+    fn eq(&self, o: &Self) -> bool {
+        crate::util::index_map::bytes_eq(&self.0, &o.0)
+    }
+}
+
 impl Key for SegKey {
     fn hash64(&self) -> u64 {
         hash_bytes(&self.0)
@@ -75,8 +82,15 @@ fn seg_key(vtep: &[u8; 16], vni: u32) -> SegKey {
     SegKey(k)
 }
 
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy, Eq)]
 struct VtepMacKey([u8; 22]);
+impl PartialEq for VtepMacKey {
+    #[inline(always)]
+    fn eq(&self, o: &Self) -> bool {
+        crate::util::index_map::bytes_eq(&self.0, &o.0)
+    }
+}
+
 impl Key for VtepMacKey {
     fn hash64(&self) -> u64 {
         hash_bytes(&self.0)
@@ -89,8 +103,15 @@ fn vtep_mac_key(vtep: &[u8; 16], mac: &[u8; 6]) -> VtepMacKey {
     VtepMacKey(k)
 }
 
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy, Eq)]
 struct MacKey([u8; 6]);
+impl PartialEq for MacKey {
+    #[inline(always)]
+    fn eq(&self, o: &Self) -> bool {
+        crate::util::index_map::bytes_eq(&self.0, &o.0)
+    }
+}
+
 impl Key for MacKey {
     fn hash64(&self) -> u64 {
         hash_bytes(&self.0)

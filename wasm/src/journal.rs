@@ -102,8 +102,15 @@ pub const WARNING: u8 = 1;
 pub const ERROR: u8 = 2;
 
 /// Aggregation key: one finding per kind and subject (flow, MAC pair, session...).
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy, Eq)]
 pub struct FindingKey(pub [u8; 56]);
+
+impl PartialEq for FindingKey {
+    #[inline(always)]
+    fn eq(&self, o: &Self) -> bool {
+        crate::util::index_map::bytes_eq(&self.0, &o.0)
+    }
+}
 
 impl Key for FindingKey {
     #[inline]

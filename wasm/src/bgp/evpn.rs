@@ -30,8 +30,15 @@ pub struct EvpnRoute {
 }
 
 /// A route's identity (RFC 7432 §7): what a withdrawal names; labels and ESI of type 2 excluded.
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy, Eq)]
 pub struct RouteKey(pub [u8; 40]);
+
+impl PartialEq for RouteKey {
+    #[inline(always)]
+    fn eq(&self, o: &Self) -> bool {
+        crate::util::index_map::bytes_eq(&self.0, &o.0)
+    }
+}
 
 impl crate::util::index_map::Key for RouteKey {
     #[inline]

@@ -12,24 +12,53 @@ pub trait Key: Copy + Eq {
     fn hash64(&self) -> u64;
 }
 
-/// FxHash-style mixing over a byte slice, 8 bytes at a time.
+/// FxHash-style mixing over a byte slice, 16 bytes a round in two independent lanes (half
+/// the chain of dependent multiplies), the tail as one zero-padded round with the length.
 #[inline(always)]
 pub fn hash_bytes(bytes: &[u8]) -> u64 {
     const K: u64 = 0x517c_c1b7_2722_0a95;
-    let mut h: u64 = 0;
-    let mut chunks = bytes.chunks_exact(8);
+    const K2: u64 = 0x9e37_79b9_7f4a_7c15;
+    let (mut a, mut b): (u64, u64) = (0, 0);
+    let mut chunks = bytes.chunks_exact(16);
     for c in &mut chunks {
-        let mut w = [0u8; 8];
-        w.copy_from_slice(c);
-        h = (h.rotate_left(5) ^ u64::from_le_bytes(w)).wrapping_mul(K);
+        a = (a.rotate_left(5) ^ word(c, 0)).wrapping_mul(K);
+        b = (b.rotate_left(5) ^ word(c, 8)).wrapping_mul(K2);
     }
-    for &b in chunks.remainder() {
-        h = (h.rotate_left(5) ^ b as u64).wrapping_mul(K);
+    let rest = chunks.remainder();
+    if !rest.is_empty() {
+        let mut t = [0u8; 16];
+        for (d, s) in t.iter_mut().zip(rest) {
+            *d = *s;
+        }
+        a = (a.rotate_left(5) ^ word(&t, 0) ^ rest.len() as u64).wrapping_mul(K);
+        b = (b.rotate_left(5) ^ word(&t, 8)).wrapping_mul(K2);
     }
     // Final avalanche so the low bits used for slot selection depend on every input bit.
+    let mut h = a ^ b.rotate_left(32);
     h ^= h >> 33;
     h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
     h ^ (h >> 33)
+}
+
+/// The little-endian word at `off` (0 when out of range).
+#[inline(always)]
+fn word(b: &[u8], off: usize) -> u64 {
+    b.get(off..off + 8).and_then(|s| <[u8; 8]>::try_from(s).ok()).map_or(0, u64::from_le_bytes)
+}
+
+/// Equality of two byte arrays a word at a time (the derived one calls memcmp, a byte loop
+/// in this module).
+#[inline(always)]
+pub fn bytes_eq<const N: usize>(x: &[u8; N], y: &[u8; N]) -> bool {
+    let mut diff = 0u64;
+    let (mut cx, mut cy) = (x.chunks_exact(8), y.chunks_exact(8));
+    for (a, b) in (&mut cx).zip(&mut cy) {
+        diff |= word(a, 0) ^ word(b, 0);
+    }
+    for (a, b) in cx.remainder().iter().zip(cy.remainder()) {
+        diff |= (a ^ b) as u64;
+    }
+    diff == 0
 }
 
 /// Append-only key -> id map with a hard cap on the number of keys.

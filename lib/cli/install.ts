@@ -95,12 +95,19 @@ export class InstallError extends Error {
 }
 
 /**
+ * How the launcher runs the bundle. `--no-lazy` makes V8 compile every function with the script,
+ * so the code cache holds all of it: lazily compiled functions (zod's, most of ours) were compiled
+ * again by every pod, and ADD measured 2.4-4.3 ms faster with it (the empty script's floor the same).
+ */
+const RUN_FLAGS = "run --allow-all --no-config --no-lock --quiet --v8-flags=--no-lazy --ext=js";
+
+/**
  * The first line of the installed plugin: runs the bundle with the deno installed beside it.
  * `env -S` splits the line (a shebang passes one argument); DENO_DIR gives the runtime a code
  * cache that survives between pods even when the runtime starts us without HOME.
  */
 export function launcherLine(denoPath: string, cacheDir: string): string {
-  return `#!/usr/bin/env -S DENO_DIR=${cacheDir} DENO_NO_UPDATE_CHECK=1 ${denoPath} run --allow-all --no-config --no-lock --quiet --ext=js`;
+  return `#!/usr/bin/env -S DENO_DIR=${cacheDir} DENO_NO_UPDATE_CHECK=1 ${denoPath} ${RUN_FLAGS}`;
 }
 
 /**
@@ -126,7 +133,7 @@ export function launcherFor(denoPath: string, cacheDir: string): string {
       throw new Error(`path ${JSON.stringify(path)} holds a quote or newline`);
     }
   }
-  return `#!/bin/sh\n//bin/true; DENO_DIR='${cacheDir}' DENO_NO_UPDATE_CHECK=1 exec '${denoPath}' run --allow-all --no-config --no-lock --quiet --ext=js "$0" "$@"`;
+  return `#!/bin/sh\n//bin/true; DENO_DIR='${cacheDir}' DENO_NO_UPDATE_CHECK=1 exec '${denoPath}' ${RUN_FLAGS} "$0" "$@"`;
 }
 
 /** The bundle this process runs from, or undefined when it runs from source. */

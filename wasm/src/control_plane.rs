@@ -7,7 +7,7 @@ use crate::bgp::ext_community::Communities;
 use crate::bgp::message::Pmsi;
 use crate::journal::{EventKind, Journal, Kind, Subject, ERROR};
 use crate::util::bounded::{try_push, SmallIds};
-use crate::util::index_map::{hash_bytes, IndexMap, Key};
+use crate::util::index_map::{bytes_eq, hash_bytes, IndexMap, Key};
 
 pub const MAX_ROUTES: usize = 1 << 18;
 const MAX_SEGMENTS: usize = 1 << 16;
@@ -307,7 +307,9 @@ impl ControlPlane {
     }
 
     /// Records an advertisement by `origin.holder`. Out of line so the BGP path's functions
-    /// stay small for V8's optimising tier (see session.rs).
+    /// stay small for V8's optimising tier (see session.rs). The common case (a route already
+    /// known, advertised again with the same attributes) compares words in place: no `Route`
+    /// is built, copied or compared with memcmp.
     #[inline(never)]
     pub fn advertise(&mut self, nlri: &EvpnRoute, attrs: &RouteAttrs, label_is_vni: bool, origin: Origin, j: &mut Journal) {
         let (id, new) = match self.keys.find_or_insert(nlri.key()) {
@@ -318,32 +320,22 @@ impl ControlPlane {
             }
         };
         let vni = route_vni(nlri, attrs, label_is_vni);
-        let fresh = Route {
-            nlri: *nlri,
-            attrs: *attrs,
-            vni,
-            label_is_vni,
-            holders: SmallIds::new(),
-            active: false,
-            first_pkt: origin.pkt,
-            first_ns: origin.ns,
-            last_pkt: origin.pkt,
-            last_ns: origin.ns,
-            advertisements: 0,
-            withdrawals: 0,
-        };
-        if new && !try_push(&mut self.routes, fresh, MAX_ROUTES) {
+        if new && !self.push_route(nlri, attrs, vni, label_is_vni, origin) {
             self.routes_dropped += 1;
             return;
         }
-        let (was_active, changed) = match self.routes.get(id as usize) {
-            Some(r) => (r.active, r.vni != vni || r.vtep() != fresh.vtep() || !same_attrs(&r.attrs, attrs) || r.nlri != *nlri),
+        let vtep = route_vtep(nlri.route_type, attrs);
+        let (was_active, changed, newly_held) = match self.routes.get(id as usize) {
+            Some(r) => (
+                r.active,
+                r.vni != vni || !bytes_eq(&r.vtep(), &vtep) || !same_attrs(&r.attrs, attrs) || !same_nlri(&r.nlri, nlri),
+                !r.holders.as_slice().contains(&origin.holder),
+            ),
             None => return,
         };
         if was_active && changed {
             self.apply(id, false);
         }
-        let newly_held = self.routes.get(id as usize).map_or(false, |r| !r.holders.as_slice().contains(&origin.holder));
         if let Some(r) = self.routes.get_mut(id as usize) {
             r.holders.insert(origin.holder);
             r.advertisements = r.advertisements.saturating_add(1);
@@ -360,14 +352,40 @@ impl ControlPlane {
             self.note_held(origin.holder, id);
         }
         if !was_active || changed {
-            self.apply(id, true);
-            if nlri.route_type == 2 {
-                self.index_mac(id);
-                self.check_mobility(id, origin, j);
-            }
-            let kind = if was_active { EventKind::Update } else { EventKind::Advertise };
-            j.event(origin.pkt, origin.ns, kind, id, origin.holder);
+            self.activated(id, nlri.route_type, was_active, origin, j);
         }
+    }
+
+    /// A new route's entry (out of line: once per distinct route).
+    #[inline(never)]
+    fn push_route(&mut self, nlri: &EvpnRoute, attrs: &RouteAttrs, vni: u32, label_is_vni: bool, origin: Origin) -> bool {
+        let fresh = Route {
+            nlri: *nlri,
+            attrs: *attrs,
+            vni,
+            label_is_vni,
+            holders: SmallIds::new(),
+            active: false,
+            first_pkt: origin.pkt,
+            first_ns: origin.ns,
+            last_pkt: origin.pkt,
+            last_ns: origin.ns,
+            advertisements: 0,
+            withdrawals: 0,
+        };
+        try_push(&mut self.routes, fresh, MAX_ROUTES)
+    }
+
+    /// A route became active or changed: indexes, mobility check, timeline.
+    #[inline(never)]
+    fn activated(&mut self, id: u32, route_type: u8, was_active: bool, origin: Origin, j: &mut Journal) {
+        self.apply(id, true);
+        if route_type == 2 {
+            self.index_mac(id);
+            self.check_mobility(id, origin, j);
+        }
+        let kind = if was_active { EventKind::Update } else { EventKind::Advertise };
+        j.event(origin.pkt, origin.ns, kind, id, origin.holder);
     }
 
     /// Records a withdrawal by `origin.holder` (out of line, like `advertise`).
@@ -433,13 +451,15 @@ impl ControlPlane {
             return;
         }
         r.active = on;
-        let r = *r;
+        // The fields used below, not the whole route (a 320-byte copy).
+        let (route_type, vni, mac, rts, n_rts) = (r.nlri.route_type, r.vni, r.nlri.mac, r.attrs.communities.rts, r.attrs.communities.n_rts);
+        let vtep = r.vtep();
+        let rts = rts.get(..n_rts as usize).unwrap_or(&[]);
         self.epoch = self.epoch.wrapping_add(1);
-        if r.nlri.route_type != 2 && r.nlri.route_type != 3 {
+        if route_type != 2 && route_type != 3 {
             return;
         }
-        let vtep = r.vtep();
-        let (sid, new) = match self.seg_keys.find_or_insert(seg_key(&vtep, r.vni)) {
+        let (sid, new) = match self.seg_keys.find_or_insert(seg_key(&vtep, vni)) {
             Some(x) => x,
             None => {
                 self.index_overflow += 1;
@@ -447,16 +467,16 @@ impl ControlPlane {
             }
         };
         if new {
-            let s = Segment { vtep, vni: r.vni, imet_active: 0, mac_active: 0, imet_ever: false, rts: [(0, 0); SEGMENT_RTS] };
+            let s = Segment { vtep, vni, imet_active: 0, mac_active: 0, imet_ever: false, rts: [(0, 0); SEGMENT_RTS] };
             if !try_push(&mut self.segments, s, MAX_SEGMENTS) || !try_push(&mut self.seg_ver, 0, MAX_SEGMENTS) {
                 self.index_overflow += 1;
                 return;
             }
             self.structure = self.structure.wrapping_add(1);
         }
-        let mut seg_changed = r.nlri.route_type == 3;
-        if r.nlri.route_type == 2 {
-            if let Some(slot) = self.any_keys.find(&MacKey(r.nlri.mac)) {
+        let mut seg_changed = route_type == 3;
+        if route_type == 2 {
+            if let Some(slot) = self.any_keys.find(&MacKey(mac)) {
                 if let Some(v) = self.mac_ver.get_mut(slot as usize) {
                     *v = v.wrapping_add(1);
                 }
@@ -464,13 +484,13 @@ impl ControlPlane {
         }
         if let Some(s) = self.segments.get_mut(sid as usize) {
             let d: i32 = if on { 1 } else { -1 };
-            if r.nlri.route_type == 3 {
+            if route_type == 3 {
                 s.imet_active = if on { s.imet_active.saturating_add(1) } else { s.imet_active.saturating_sub(1) };
                 s.imet_ever |= on;
             } else {
                 s.mac_active = if on { s.mac_active.saturating_add(1) } else { s.mac_active.saturating_sub(1) };
             }
-            seg_changed |= s.add_rts(r.attrs.communities.route_targets(), d);
+            seg_changed |= s.add_rts(rts, d);
         }
         // Verdicts read a segment's IMET presence and route targets, not its MAC count.
         if seg_changed {
@@ -562,12 +582,54 @@ fn route_vni(nlri: &EvpnRoute, attrs: &RouteAttrs, label_is_vni: bool) -> u32 {
     }
 }
 
+/// The VTEP a route with these attributes receives traffic at (as `Route::vtep`).
+fn route_vtep(route_type: u8, attrs: &RouteAttrs) -> [u8; 16] {
+    match attrs.pmsi {
+        Some(p) if route_type == 3 && p.has_endpoint => p.endpoint,
+        _ => attrs.vtep,
+    }
+}
+
+// The comparisons below go field by field with word compares: the derived ones call memcmp,
+// a byte loop in this module, for every array.
+
+fn same_pmsi(a: &Option<Pmsi>, b: &Option<Pmsi>) -> bool {
+    match (a, b) {
+        (None, None) => true,
+        (Some(x), Some(y)) => x.flags == y.flags && x.tunnel_type == y.tunnel_type && x.label == y.label && x.has_endpoint == y.has_endpoint && bytes_eq(&x.endpoint, &y.endpoint),
+        _ => false,
+    }
+}
+
+fn same_rts(a: &[u64], b: &[u64]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y)
+}
+
 fn same_attrs(a: &RouteAttrs, b: &RouteAttrs) -> bool {
-    a.vtep == b.vtep
-        && a.pmsi == b.pmsi
-        && a.communities.route_targets() == b.communities.route_targets()
+    bytes_eq(&a.vtep, &b.vtep)
+        && same_pmsi(&a.pmsi, &b.pmsi)
+        && same_rts(a.communities.route_targets(), b.communities.route_targets())
         && a.communities.mobility == b.communities.mobility
         && a.communities.encapsulation == b.communities.encapsulation
+}
+
+/// `a == b` for NLRIs (every field, like the derived `PartialEq`).
+fn same_nlri(a: &EvpnRoute, b: &EvpnRoute) -> bool {
+    a.route_type == b.route_type
+        && a.path_id == b.path_id
+        && bytes_eq(&a.rd, &b.rd)
+        && bytes_eq(&a.esi, &b.esi)
+        && a.etag == b.etag
+        && bytes_eq(&a.mac, &b.mac)
+        && bytes_eq(&a.ip, &b.ip)
+        && a.ip_bits == b.ip_bits
+        && a.prefix_len == b.prefix_len
+        && bytes_eq(&a.gateway, &b.gateway)
+        && a.gateway_bits == b.gateway_bits
+        && bytes_eq(&a.originator, &b.originator)
+        && a.originator_bits == b.originator_bits
+        && a.label1 == b.label1
+        && a.label2 == b.label2
 }
 
 /// Two routes are in one broadcast domain when they share a route target, or (without

@@ -47,11 +47,13 @@ pub struct Direction {
     pub other_families: u64,
     pub decode_errors: u64,
     pub keepalive_after_open: bool,
+    /// `open`'s add-path bits for EVPN (0 without an OPEN), read for every segment.
+    add_path_bits: u32,
 }
 
 impl Direction {
     fn new() -> Self {
-        Direction { stream: Stream::new(), open: None, open_pkt: 0, messages: [0; 6], evpn_advertised: 0, evpn_withdrawn: 0, other_families: 0, decode_errors: 0, keepalive_after_open: false }
+        Direction { stream: Stream::new(), open: None, open_pkt: 0, messages: [0; 6], evpn_advertised: 0, evpn_withdrawn: 0, other_families: 0, decode_errors: 0, keepalive_after_open: false, add_path_bits: 0 }
     }
 }
 
@@ -202,6 +204,7 @@ pub fn handle_message(msg: &[u8], d: &mut Direction, ctx: &mut MsgCtx) -> After 
     match t {
         message::OPEN => match parse_open(body) {
             Ok(o) => {
+                d.add_path_bits = o.add_path_evpn();
                 d.open = Some(o);
                 d.open_pkt = ctx.pkt;
                 ctx.journal.event(ctx.pkt, ctx.ns, EventKind::SessionOpen, ctx.session_id, ctx.dir as u32);
@@ -387,6 +390,9 @@ fn advertise_all(v: &[u8], mut attrs: RouteAttrs, origin: Origin, d: &mut Direct
 /// Feeds one TCP segment of a session into its reassembly and decodes what completes.
 pub fn feed_segment(s: &mut Session, session_id: u32, dir: usize, seq: u32, syn: bool, fin: bool, payload: &[u8], missing: u32, parts: CtxParts) -> (After, bool) {
     let ns = parts.ns;
+    if !syn && !fin && missing == 0 && s.dirs.get(dir).map_or(false, |d| d.stream.next_in_order(seq, payload.len())) {
+        return in_order(s, session_id, dir, payload, parts);
+    }
     drive(s, session_id, dir, parts, |stream, sink| stream.segment(seq, syn, fin, payload, missing, ns, sink))
 }
 
@@ -400,32 +406,74 @@ pub fn flush_only(s: &mut Session, session_id: u32, dir: usize, _seq: u32, parts
     drive(s, session_id, dir, parts, |stream, sink| stream.flush_stash(sink))
 }
 
-fn drive(s: &mut Session, session_id: u32, dir: usize, parts: CtxParts, op: impl FnOnce(&mut Stream, &mut dyn FnMut(StreamEvent))) -> (After, bool) {
+/// The message context of direction `dir` and the direction itself.
+#[inline(always)]
+fn context<'s, 'p>(s: &'s mut Session, session_id: u32, dir: usize, parts: CtxParts<'p>) -> Option<(MsgCtx<'p>, &'s mut Direction)> {
     let sender = s.sender(dir);
     let receiver = s.receiver(dir);
-    let add_path = {
-        let mine = s.dirs.get(dir).and_then(|d| d.open.as_ref()).map_or(0, |o| o.add_path_evpn());
-        let theirs = s.dirs.get(1 - dir).and_then(|d| d.open.as_ref()).map_or(0, |o| o.add_path_evpn());
-        // The sender adds path ids when it announced "send" (2) and the peer "receive" (1).
-        mine & 2 != 0 && theirs & 1 != 0
-    };
+    // The sender adds path ids when it announced "send" (2) and the peer "receive" (1).
+    let mine = s.dirs.get(dir).map_or(0, |d| d.add_path_bits);
+    let theirs = s.dirs.get(1 - dir).map_or(0, |d| d.add_path_bits);
+    let add_path = mine & 2 != 0 && theirs & 1 != 0;
     let CtxParts { cp, journal, notifications, pkt, ns } = parts;
-    let mut ctx = MsgCtx { cp, journal, session_id, dir, pkt, ns, sender, receiver, add_path, notifications };
+    let ctx = MsgCtx { cp, journal, session_id, dir, pkt, ns, sender, receiver, add_path, notifications };
+    s.dirs.get_mut(dir).map(|d| (ctx, d))
+}
+
+/// The common case: the next in-order bytes with nothing buffered, stashed or out of sync.
+/// Whole messages are decoded straight from the segment, as `Stream::segment` would frame
+/// them, without moving the stream out and back; a tail that is not a whole message goes
+/// through the stream's framing like the rest of such a segment would.
+fn in_order(s: &mut Session, session_id: u32, dir: usize, payload: &[u8], parts: CtxParts) -> (After, bool) {
+    let (mut ctx, d) = match context(s, session_id, dir, parts) {
+        Some(x) => x,
+        None => return (After::Nothing, false),
+    };
+    d.stream.advance(payload.len());
+    let mut after = After::Nothing;
+    let mut rest = payload;
+    // Bounded: every message consumes at least a header.
+    while let Ok((len, _)) = parse_header(rest) {
+        let msg = match rest.get(..len) {
+            Some(m) => m,
+            None => break,
+        };
+        if let After::Close = handle_message(msg, d, &mut ctx) {
+            after = After::Close;
+        }
+        rest = rest.get(len..).unwrap_or(&[]);
+    }
+    if rest.is_empty() {
+        return (after, false);
+    }
+    let (a2, gap) = run(d, &mut ctx, |stream, sink| stream.frame_in_order(rest, sink));
+    if let After::Close = a2 {
+        after = After::Close;
+    }
+    (after, gap)
+}
+
+fn drive(s: &mut Session, session_id: u32, dir: usize, parts: CtxParts, op: impl FnOnce(&mut Stream, &mut dyn FnMut(StreamEvent))) -> (After, bool) {
+    match context(s, session_id, dir, parts) {
+        Some((mut ctx, d)) => run(d, &mut ctx, op),
+        None => (After::Nothing, false),
+    }
+}
+
+/// Runs a stream operation of direction `d`, decoding the messages it completes.
+fn run(d: &mut Direction, ctx: &mut MsgCtx, op: impl FnOnce(&mut Stream, &mut dyn FnMut(StreamEvent))) -> (After, bool) {
     let mut after = After::Nothing;
     let mut gap = false;
-    let d = match s.dirs.get_mut(dir) {
-        Some(d) => d,
-        None => return (after, gap),
-    };
+    let (sender, receiver, session_id) = (ctx.sender, ctx.receiver, ctx.session_id);
     // The stream is moved out while its events mutate the rest of the direction.
     let mut stream = core::mem::replace(&mut d.stream, Stream::new());
     op(&mut stream, &mut |ev| match ev {
         StreamEvent::Message(m) => {
-            if let After::Close = handle_message(m, d, &mut ctx) {
+            if let After::Close = handle_message(m, d, ctx) {
                 after = After::Close;
             }
         }
-        StreamEvent::Error(e) => bgp_error(e, d, &mut ctx),
+        StreamEvent::Error(e) => bgp_error(e, d, ctx),
         StreamEvent::Gap(n) => {
             gap = true;
             let subject = Subject { src_vtep: sender, dst_vtep: receiver, has_vteps: true, aux: session_id, ..Default::default() };

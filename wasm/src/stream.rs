@@ -93,6 +93,26 @@ impl Stream {
         self.pending = Vec::new();
     }
 
+    /// True when a segment at `seq` with `len` payload bytes (no SYN/FIN, nothing cut off)
+    /// is simply the next bytes: started, in sync, nothing buffered or stashed. `segment` would
+    /// then only advance `next_seq` and frame the payload (see `frame_in_order`).
+    #[inline(always)]
+    pub fn next_in_order(&self, seq: u32, len: usize) -> bool {
+        self.started && !self.resync && len > 0 && seq == self.next_seq && self.pending.is_empty() && self.stash.is_empty()
+    }
+
+    /// Accounts for `len` in-order bytes the caller frames itself (after `next_in_order`).
+    #[inline(always)]
+    pub fn advance(&mut self, len: usize) {
+        self.next_seq = self.next_seq.wrapping_add(len as u32);
+    }
+
+    /// Frames the rest of an in-order segment whose leading whole messages the caller
+    /// already delivered (nothing buffered, in sync: `frame` continues from here the same way).
+    pub fn frame_in_order(&mut self, d: &[u8], sink: &mut dyn FnMut(StreamEvent)) {
+        self.frame(d, sink);
+    }
+
     /// True while out-of-order bytes wait for a hole before them to be filled.
     pub fn waiting(&self) -> bool {
         !self.stash.is_empty()

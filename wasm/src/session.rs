@@ -1,7 +1,7 @@
 //! BGP sessions seen on TCP port 179: per-direction reassembly, OPEN/capabilities, message
 //! counts, and the decoding of UPDATEs into control-plane advertisements and withdrawals.
 
-use crate::bgp::evpn::{decode_route, NlriIter};
+use crate::bgp::evpn::{decode_route_into, EvpnRoute, NlriIter};
 use crate::bgp::ext_community::{label_is_vni, summarise, Communities};
 use crate::bgp::message::{self, notification_name, parse_header, parse_open, AttributeIter, OpenRepr, HEADER_LEN};
 use crate::control_plane::{holder_id, ControlPlane, Origin, RouteAttrs};
@@ -315,6 +315,7 @@ fn handle_update(body: &[u8], d: &mut Direction, ctx: &mut MsgCtx) {
 fn withdraw_all(v: &[u8], origin: Origin, d: &mut Direction, ctx: &mut MsgCtx) {
     match message::parse_mp_unreach(v) {
         Ok((25, 70, nlri)) => {
+            let mut route = EvpnRoute::default();
             for item in NlriIter::new(nlri, ctx.add_path) {
                 // Matched step by step: a (raw, route) tuple in a Result cost two 84-byte copies.
                 let raw = match item {
@@ -324,15 +325,14 @@ fn withdraw_all(v: &[u8], origin: Origin, d: &mut Direction, ctx: &mut MsgCtx) {
                         continue;
                     }
                 };
-                match decode_route(raw.route_type, raw.body) {
-                    Ok(Some(mut route)) => {
-                        route.path_id = raw.path_id;
+                match decode_route_into(raw.route_type, raw.body, raw.path_id, &mut route) {
+                    Ok(true) => {
                         d.evpn_withdrawn += 1;
                         if !ctx.cp.withdraw(&route, origin, ctx.journal) {
                             withdraw_unknown(ctx);
                         }
                     }
-                    Ok(None) => ctx.cp.unknown_route_types[raw.route_type as usize] += 1,
+                    Ok(false) => ctx.cp.unknown_route_types[raw.route_type as usize] += 1,
                     Err(e) => bgp_error(e, d, ctx),
                 }
             }
@@ -367,6 +367,7 @@ fn advertise_all(v: &[u8], mut attrs: RouteAttrs, origin: Origin, d: &mut Direct
     };
     attrs.vtep = vtep;
     let vni_labels = label_is_vni(attrs.communities.encapsulation);
+    let mut route = EvpnRoute::default();
     for item in NlriIter::new(mp.nlri, ctx.add_path) {
         let raw = match item {
             Ok(raw) => raw,
@@ -375,13 +376,12 @@ fn advertise_all(v: &[u8], mut attrs: RouteAttrs, origin: Origin, d: &mut Direct
                 continue;
             }
         };
-        match decode_route(raw.route_type, raw.body) {
-            Ok(Some(mut route)) => {
-                route.path_id = raw.path_id;
+        match decode_route_into(raw.route_type, raw.body, raw.path_id, &mut route) {
+            Ok(true) => {
                 d.evpn_advertised += 1;
                 ctx.cp.advertise(&route, &attrs, vni_labels, origin, ctx.journal);
             }
-            Ok(None) => ctx.cp.unknown_route_types[raw.route_type as usize] += 1,
+            Ok(false) => ctx.cp.unknown_route_types[raw.route_type as usize] += 1,
             Err(e) => bgp_error(e, d, ctx),
         }
     }

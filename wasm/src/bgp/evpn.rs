@@ -326,14 +326,25 @@ impl<'a> IpPrefix<'a> {
 
 /// Decodes one NLRI body of a known route type (1–5); `Ok(None)` for other types.
 pub fn decode_route(route_type: u8, body: &[u8]) -> Result<Option<EvpnRoute>> {
-    Ok(Some(match route_type {
+    let mut r = EvpnRoute::default();
+    Ok(if decode_route_into(route_type, body, 0, &mut r)? { Some(r) } else { None })
+}
+
+/// `decode_route` into `out` with `path_id` set; false for a route type other than 1-5
+/// (`out` untouched). The per-route loops use it: returning the 100-byte route inside a
+/// `Result<Option<_>>` cost a memcpy call per route in wasm.
+#[inline(never)]
+pub fn decode_route_into(route_type: u8, body: &[u8], path_id: u32, out: &mut EvpnRoute) -> Result<bool> {
+    *out = match route_type {
         1 => EthernetAd::new_checked(body)?.route(),
         2 => MacIp::new_checked(body)?.route(),
         3 => InclusiveMulticast::new_checked(body)?.route(),
         4 => EthernetSegment::new_checked(body)?.route(),
         5 => IpPrefix::new_checked(body)?.route(),
-        _ => return Ok(None),
-    }))
+        _ => return Ok(false),
+    };
+    out.path_id = path_id;
+    Ok(true)
 }
 
 /// One NLRI as framed in MP_REACH/MP_UNREACH: optional path id, type, body.

@@ -2,7 +2,7 @@
 //! counts, and the decoding of UPDATEs into control-plane advertisements and withdrawals.
 
 use crate::bgp::evpn::{decode_route_into, EvpnRoute, NlriIter};
-use crate::bgp::ext_community::{label_is_vni, summarise, Communities};
+use crate::bgp::ext_community::{label_is_vni, summarise_into, Communities};
 use crate::bgp::message::{self, notification_name, parse_header, parse_open, AttributeIter, OpenRepr, HEADER_LEN};
 use crate::control_plane::{holder_id, ControlPlane, Origin, RouteAttrs};
 use crate::journal::{EventKind, Journal, Kind, Subject, ERROR, INFO, WARNING};
@@ -272,9 +272,9 @@ fn handle_update(body: &[u8], d: &mut Direction, ctx: &mut MsgCtx) {
     // EXTENDED_COMMUNITIES after MP_REACH_NLRI).
     let mut reach: Option<&[u8]> = None;
     let mut unreach: Option<&[u8]> = None;
-    let mut communities = Communities::default();
-    let mut pmsi = None;
-    let mut originator_id = None;
+    // Filled in place (the next hop comes from MP_REACH_NLRI): built from returned values,
+    // the attributes were copied field by field twice per UPDATE.
+    let mut attrs = RouteAttrs { vtep: [0; 16], communities: Communities::default(), pmsi: None, originator_id: None };
     for a in AttributeIter::new(u.attributes) {
         let a = match a {
             Ok(a) => a,
@@ -287,17 +287,15 @@ fn handle_update(body: &[u8], d: &mut Direction, ctx: &mut MsgCtx) {
             message::ATTR_MP_REACH => reach = Some(a.value),
             message::ATTR_MP_UNREACH => unreach = Some(a.value),
             message::ATTR_EXT_COMMUNITIES => {
-                let (c, err) = summarise(a.value);
-                communities = c;
-                if let Some(e) = err {
+                if let Some(e) = summarise_into(a.value, &mut attrs.communities) {
                     bgp_error(e, d, ctx);
                 }
             }
             message::ATTR_PMSI_TUNNEL => match message::parse_pmsi(a.value) {
-                Ok(p) => pmsi = Some(p),
+                Ok(p) => attrs.pmsi = Some(p),
                 Err(e) => bgp_error(e, d, ctx),
             },
-            message::ATTR_ORIGINATOR_ID => originator_id = array_at::<4>(a.value, 0),
+            message::ATTR_ORIGINATOR_ID => attrs.originator_id = array_at::<4>(a.value, 0),
             _ => {}
         }
     }
@@ -306,7 +304,7 @@ fn handle_update(body: &[u8], d: &mut Direction, ctx: &mut MsgCtx) {
         withdraw_all(v, origin, d, ctx);
     }
     if let Some(v) = reach {
-        advertise_all(v, RouteAttrs { vtep: [0; 16], communities, pmsi, originator_id }, origin, d, ctx);
+        advertise_all(v, &mut attrs, origin, d, ctx);
     }
 }
 
@@ -352,7 +350,7 @@ fn withdraw_unknown(ctx: &mut MsgCtx) {
 /// MP_REACH_NLRI: advertises each EVPN route it lists with the UPDATE's attributes (`attrs`
 /// without the next hop, which comes from this attribute).
 #[inline(never)]
-fn advertise_all(v: &[u8], mut attrs: RouteAttrs, origin: Origin, d: &mut Direction, ctx: &mut MsgCtx) {
+fn advertise_all(v: &[u8], attrs: &mut RouteAttrs, origin: Origin, d: &mut Direction, ctx: &mut MsgCtx) {
     let mp = match message::parse_mp_reach(v) {
         Ok(m) => m,
         Err(e) => return bgp_error(e, d, ctx),
@@ -379,7 +377,7 @@ fn advertise_all(v: &[u8], mut attrs: RouteAttrs, origin: Origin, d: &mut Direct
         match decode_route_into(raw.route_type, raw.body, raw.path_id, &mut route) {
             Ok(true) => {
                 d.evpn_advertised += 1;
-                ctx.cp.advertise(&route, &attrs, vni_labels, origin, ctx.journal);
+                ctx.cp.advertise(&route, attrs, vni_labels, origin, ctx.journal);
             }
             Ok(false) => ctx.cp.unknown_route_types[raw.route_type as usize] += 1,
             Err(e) => bgp_error(e, d, ctx),

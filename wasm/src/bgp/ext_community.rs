@@ -72,6 +72,14 @@ impl Communities {
 /// of 8 is reported and the whole communities before it are still used.
 pub fn summarise(value: &[u8]) -> (Communities, Option<DecodeError>) {
     let mut out = Communities::default();
+    let err = summarise_into(value, &mut out);
+    (out, err)
+}
+
+/// `summarise` into `out` (reset first), returning the length error if any: the UPDATE path
+/// fills its route attributes in place instead of copying a returned summary twice.
+pub fn summarise_into(value: &[u8], out: &mut Communities) -> Option<DecodeError> {
+    *out = Communities::default();
     let err = if value.len() % 8 != 0 {
         Some(DecodeError::new("EXTENDED_COMMUNITIES attribute", "length is not a multiple of 8", value.len() as u64))
     } else {
@@ -107,7 +115,7 @@ pub fn summarise(value: &[u8]) -> (Communities, Option<DecodeError>) {
             ExtCommunity::Other { .. } => out.other = out.other.saturating_add(1),
         }
     }
-    (out, err)
+    err
 }
 
 /// Tunnel types whose 24-bit EVPN label field is a VNI/VSID (RFC 8365 §5.1.3).

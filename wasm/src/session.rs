@@ -308,33 +308,38 @@ fn handle_update(body: &[u8], d: &mut Direction, ctx: &mut MsgCtx) {
     }
 }
 
+/// Decodes each EVPN route of an NLRI field into one reused buffer and hands it to `on_route`;
+/// a malformed item is reported and skipped, a route type we do not decode is counted.
+#[inline(always)]
+fn each_evpn_route(nlri: &[u8], d: &mut Direction, ctx: &mut MsgCtx, mut on_route: impl FnMut(&EvpnRoute, &mut Direction, &mut MsgCtx)) {
+    let mut route = EvpnRoute::default();
+    for item in NlriIter::new(nlri, ctx.add_path) {
+        // Matched step by step: a (raw, route) tuple in a Result cost two 84-byte copies.
+        let raw = match item {
+            Ok(raw) => raw,
+            Err(e) => {
+                bgp_error(e, d, ctx);
+                continue;
+            }
+        };
+        match decode_route_into(raw.route_type, raw.body, raw.path_id, &mut route) {
+            Ok(true) => on_route(&route, d, ctx),
+            Ok(false) => ctx.cp.unknown_route_types[raw.route_type as usize] += 1,
+            Err(e) => bgp_error(e, d, ctx),
+        }
+    }
+}
+
 /// MP_UNREACH_NLRI: withdraws each EVPN route it lists.
 #[inline(never)]
 fn withdraw_all(v: &[u8], origin: Origin, d: &mut Direction, ctx: &mut MsgCtx) {
     match message::parse_mp_unreach(v) {
-        Ok((25, 70, nlri)) => {
-            let mut route = EvpnRoute::default();
-            for item in NlriIter::new(nlri, ctx.add_path) {
-                // Matched step by step: a (raw, route) tuple in a Result cost two 84-byte copies.
-                let raw = match item {
-                    Ok(raw) => raw,
-                    Err(e) => {
-                        bgp_error(e, d, ctx);
-                        continue;
-                    }
-                };
-                match decode_route_into(raw.route_type, raw.body, raw.path_id, &mut route) {
-                    Ok(true) => {
-                        d.evpn_withdrawn += 1;
-                        if !ctx.cp.withdraw(&route, origin, ctx.journal) {
-                            withdraw_unknown(ctx);
-                        }
-                    }
-                    Ok(false) => ctx.cp.unknown_route_types[raw.route_type as usize] += 1,
-                    Err(e) => bgp_error(e, d, ctx),
-                }
+        Ok((25, 70, nlri)) => each_evpn_route(nlri, d, ctx, |route, d, ctx| {
+            d.evpn_withdrawn += 1;
+            if !ctx.cp.withdraw(route, origin, ctx.journal) {
+                withdraw_unknown(ctx);
             }
-        }
+        }),
         Ok(_) => d.other_families += 1,
         Err(e) => bgp_error(e, d, ctx),
     }
@@ -365,24 +370,10 @@ fn advertise_all(v: &[u8], attrs: &mut RouteAttrs, origin: Origin, d: &mut Direc
     };
     attrs.vtep = vtep;
     let vni_labels = label_is_vni(attrs.communities.encapsulation);
-    let mut route = EvpnRoute::default();
-    for item in NlriIter::new(mp.nlri, ctx.add_path) {
-        let raw = match item {
-            Ok(raw) => raw,
-            Err(e) => {
-                bgp_error(e, d, ctx);
-                continue;
-            }
-        };
-        match decode_route_into(raw.route_type, raw.body, raw.path_id, &mut route) {
-            Ok(true) => {
-                d.evpn_advertised += 1;
-                ctx.cp.advertise(&route, attrs, vni_labels, origin, ctx.journal);
-            }
-            Ok(false) => ctx.cp.unknown_route_types[raw.route_type as usize] += 1,
-            Err(e) => bgp_error(e, d, ctx),
-        }
-    }
+    each_evpn_route(mp.nlri, d, ctx, |route, d, ctx| {
+        d.evpn_advertised += 1;
+        ctx.cp.advertise(route, attrs, vni_labels, origin, ctx.journal);
+    });
 }
 
 /// Feeds one TCP segment of a session into its reassembly and decodes what completes.

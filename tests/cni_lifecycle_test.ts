@@ -229,6 +229,44 @@ Deno.test("DEL without a record finds the host veth through the pod netns", asyn
   }
 });
 
+Deno.test("a netns given as /proc/PID/ns/net (not a named one) goes through nsenter end to end", async () => {
+  // containerd and CRI-O name their namespaces, but the spec allows any netns path: ip -n takes
+  // only names, so this path runs ip under nsenter, and the host end is still made in the node.
+  const node = await TestNode.create("procns");
+  const named = await node.addPod();
+  const holder = new Deno.Command("ip", {
+    args: ["netns", "exec", named.split("/").at(-1)!, "sleep", "120"],
+  }).spawn();
+  try {
+    const netns = `/proc/${holder.pid}/ns/net`;
+    const inPod = () => Deno.statSync(netns).ino === Deno.statSync(named).ino;
+    for (let i = 0; i < 50 && !inPod(); i++) {
+      await new Promise((r) => setTimeout(r, 20)); // until the holder has entered the netns
+    }
+    // Never configure a pod interface in the test's own (root) netns.
+    assert.ok(inPod(), "the holder is in the pod netns");
+    const conf = node.config();
+    const env = { containerId: "procns-1", netns, ifname: "eth0" };
+    const add = await node.exec("ADD", conf, env);
+    assert.equal(add.code, 0, add.stdout);
+    const result = add.json as { ips: { address: string }[]; interfaces: { name: string }[] };
+    const [pod] = await ipJson<Link>("-n", named.split("/").at(-1)!, "addr", "show", "dev", "eth0");
+    assert.ok(pod?.flags.includes("UP"));
+    assert.deepEqual(
+      pod!.addr_info.filter((a) => a.family === "inet").map((a) => `${a.local}/${a.prefixlen}`),
+      [result.ips[0]!.address],
+    );
+    assert.ok((await node.links()).includes(result.interfaces[0]!.name), "host end in the node");
+    assert.equal((await node.exec("DEL", conf, env)).code, 0);
+    assert.deepEqual(await node.links(), ["lo"]);
+    assert.deepEqual(node.leases(), []);
+  } finally {
+    holder.kill();
+    await holder.status;
+    await node.destroy();
+  }
+});
+
 const TUNING = "/usr/lib/cni/tuning";
 
 Deno.test("a conflist chain: bagpipe then tuning, prevResult handed on, CHECK and DEL in reverse", async () => {

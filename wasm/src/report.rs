@@ -18,8 +18,7 @@ pub const SCHEMA: &str = "bagpipe-cni.verify/1";
 pub fn write(d: &Decoder) -> JsonWriter {
     let mut w = JsonWriter::new();
     w.begin_object();
-    w.key("schema");
-    w.string(SCHEMA);
+    w.field_str("schema", SCHEMA);
     options(&mut w, d);
     capture(&mut w, d);
     summary(&mut w, d);
@@ -36,79 +35,60 @@ pub fn write(d: &Decoder) -> JsonWriter {
 }
 
 fn options(w: &mut JsonWriter, d: &Decoder) {
-    w.key("options");
-    w.begin_object();
-    w.key("vxlan_ports");
-    w.begin_array();
+    w.begin_object_field("options");
+    w.begin_array_field("vxlan_ports");
     for &p in d.opts.ports() {
         w.uint(p as u64);
     }
     w.end_array();
-    w.key("underlay_mtu");
-    w.uint(d.opts.underlay_mtu as u64);
+    w.field_uint("underlay_mtu", d.opts.underlay_mtu as u64);
     w.end_object();
 }
 
 fn capture(w: &mut JsonWriter, d: &Decoder) {
     let s = &d.stats;
-    w.key("capture");
-    w.begin_object();
-    w.key("format");
+    w.begin_object_field("capture");
+    w.field("format");
     match d.reader.format {
         Format::Unknown => w.string("unknown"),
         Format::Pcap { kuznetsov: true, .. } => w.string("pcap-kuznetsov"),
         Format::Pcap { .. } => w.string("pcap"),
         Format::Pcapng => w.string("pcapng"),
     }
-    w.key("byte_order");
-    match d.reader.format {
-        Format::Pcap { big_endian, .. } => w.string(if big_endian { "big" } else { "little" }),
-        _ => w.null(),
-    }
-    w.key("timestamp_resolution");
+    let byte_order = match d.reader.format {
+        Format::Pcap { big_endian, .. } => Some(if big_endian { "big" } else { "little" }),
+        _ => None,
+    };
+    w.field_opt("byte_order", byte_order, JsonWriter::string);
+    w.field("timestamp_resolution");
     match d.reader.format {
         Format::Pcap { nanos, .. } => w.string(if nanos { "ns" } else { "us" }),
         Format::Pcapng => w.string("per-interface"),
         Format::Unknown => w.null(),
     }
-    w.key("link_types");
-    w.begin_array();
+    w.begin_array_field("link_types");
     for &lt in d.reader.link_types.iter().take(d.reader.link_type_count) {
         w.uint(lt as u64);
     }
     w.end_array();
-    w.key("interfaces");
-    w.uint(d.reader.interfaces_seen as u64);
-    w.key("skipped_blocks");
-    w.uint(d.reader.skipped_blocks);
-    w.key("packets");
-    w.uint(s.packets);
-    w.key("input_bytes");
-    w.uint(s.input_bytes);
-    w.key("captured_bytes");
-    w.uint(s.captured_bytes);
-    w.key("truncated_packets");
-    w.uint(s.truncated);
-    w.key("first_time");
-    time_or_null(w, s.first_ns, s.packets);
-    w.key("last_time");
-    time_or_null(w, s.last_ns, s.packets);
-    w.key("fatal_error");
-    match d.fatal {
-        Some(e) => {
-            w.begin_object();
-            w.key("what");
-            w.string(e.what);
-            w.key("why");
-            w.string(e.why);
-            w.key("value");
-            w.uint(e.got);
-            w.end_object();
-        }
-        None => w.null(),
-    }
-    w.key("counters");
-    w.begin_object();
+    w.field_uint("interfaces", d.reader.interfaces_seen as u64);
+    w.field_uint("skipped_blocks", d.reader.skipped_blocks);
+    w.field_uint("packets", s.packets);
+    w.field_uint("input_bytes", s.input_bytes);
+    w.field_uint("captured_bytes", s.captured_bytes);
+    w.field_uint("truncated_packets", s.truncated);
+    // Times are unknown until a packet arrived.
+    let seen = s.packets != 0;
+    w.field_opt("first_time", seen.then_some(s.first_ns), JsonWriter::seconds);
+    w.field_opt("last_time", seen.then_some(s.last_ns), JsonWriter::seconds);
+    w.field_opt("fatal_error", d.fatal, |w, e| {
+        w.begin_object();
+        w.field_str("what", e.what);
+        w.field_str("why", e.why);
+        w.field_uint("value", e.got);
+        w.end_object();
+    });
+    w.begin_object_field("counters");
     let counters: [(&str, u64); 13] = [
         ("tcp", s.tcp),
         ("udp", s.udp),
@@ -125,19 +105,10 @@ fn capture(w: &mut JsonWriter, d: &Decoder) {
         ("withdrawals_unmatched", d.cp.withdrawals_unmatched),
     ];
     for (k, v) in counters {
-        w.key(k);
-        w.uint(v);
+        w.field_uint(k, v);
     }
     w.end_object();
     w.end_object();
-}
-
-fn time_or_null(w: &mut JsonWriter, ns: u64, packets: u64) {
-    if packets == 0 {
-        w.null();
-    } else {
-        w.seconds(ns);
-    }
 }
 
 fn summary(w: &mut JsonWriter, d: &Decoder) {
@@ -148,37 +119,23 @@ fn summary(w: &mut JsonWriter, d: &Decoder) {
         }
     }
     let know = d.knowledge();
-    w.key("summary");
-    w.begin_object();
-    w.key("errors");
-    w.uint(counts[ERROR as usize]);
-    w.key("warnings");
-    w.uint(counts[WARNING as usize]);
-    w.key("infos");
-    w.uint(counts[INFO as usize]);
-    w.key("consistent");
-    w.boolean(counts[ERROR as usize] == 0);
-    w.key("control_plane_seen");
-    w.boolean(know.any_session);
-    w.key("partial_sessions_open");
-    w.uint(know.partial_live as u64);
-    w.key("sessions");
-    w.uint(d.sessions.len() as u64);
-    w.key("routes");
-    w.uint(d.cp.routes.len() as u64);
-    w.key("routes_active");
-    w.uint(d.cp.routes.iter().filter(|r| r.active).count() as u64);
-    w.key("flows");
-    w.uint(d.flows.flows.len() as u64);
-    w.key("unknown_route_types");
-    w.begin_array();
+    w.begin_object_field("summary");
+    w.field_uint("errors", counts[ERROR as usize]);
+    w.field_uint("warnings", counts[WARNING as usize]);
+    w.field_uint("infos", counts[INFO as usize]);
+    w.field_bool("consistent", counts[ERROR as usize] == 0);
+    w.field_bool("control_plane_seen", know.any_session);
+    w.field_uint("partial_sessions_open", know.partial_live as u64);
+    w.field_uint("sessions", d.sessions.len() as u64);
+    w.field_uint("routes", d.cp.routes.len() as u64);
+    w.field_uint("routes_active", d.cp.routes.iter().filter(|r| r.active).count() as u64);
+    w.field_uint("flows", d.flows.flows.len() as u64);
+    w.begin_array_field("unknown_route_types");
     for (t, &c) in d.cp.unknown_route_types.iter().enumerate() {
         if c > 0 {
             w.begin_object();
-            w.key("type");
-            w.uint(t as u64);
-            w.key("count");
-            w.uint(c);
+            w.field_uint("type", t as u64);
+            w.field_uint("count", c);
             w.end_object();
         }
     }
@@ -186,43 +143,31 @@ fn summary(w: &mut JsonWriter, d: &Decoder) {
     w.end_object();
 }
 
-fn endpoint(w: &mut JsonWriter, ep: &([u8; 16], u16)) {
-    w.begin_object();
-    w.key("address");
-    w.ip(&ep.0);
-    w.key("port");
-    w.uint(ep.1 as u64);
+fn endpoint(w: &mut JsonWriter, name: &'static str, ep: &([u8; 16], u16)) {
+    w.begin_object_field(name);
+    w.field_ip("address", &ep.0);
+    w.field_uint("port", ep.1 as u64);
     w.end_object();
 }
 
 fn sessions(w: &mut JsonWriter, d: &Decoder) {
-    w.key("sessions");
-    w.begin_array();
+    w.begin_array_field("sessions");
     for (id, s) in d.sessions.iter().enumerate() {
         session(w, d, id, s);
     }
     w.end_array();
-    w.key("notifications");
-    w.begin_array();
+    w.begin_array_field("notifications");
     for n in d.notifications.iter() {
         w.begin_object();
-        w.key("session");
-        w.uint(n.session as u64);
-        w.key("direction");
-        w.string(dir_name(n.dir as usize));
-        w.key("packet");
-        w.uint(n.pkt);
-        w.key("time");
-        w.seconds(n.ns);
-        w.key("code");
-        w.uint(n.code as u64);
-        w.key("subcode");
-        w.uint(n.subcode as u64);
+        w.field_uint("session", n.session as u64);
+        w.field_str("direction", dir_name(n.dir as usize));
+        w.field_uint("packet", n.pkt);
+        w.field_seconds("time", n.ns);
+        w.field_uint("code", n.code as u64);
+        w.field_uint("subcode", n.subcode as u64);
         let (c, sc) = crate::bgp::message::notification_name(n.code, n.subcode);
-        w.key("code_name");
-        w.string(c);
-        w.key("subcode_name");
-        w.string(sc);
+        w.field_str("code_name", c);
+        w.field_str("subcode_name", sc);
         w.end_object();
     }
     w.end_array();
@@ -238,106 +183,63 @@ fn dir_name(d: usize) -> &'static str {
 
 fn session(w: &mut JsonWriter, _d: &Decoder, id: usize, s: &Session) {
     w.begin_object();
-    w.key("id");
-    w.uint(id as u64);
-    w.key("client");
-    endpoint(w, &s.client);
-    w.key("server");
-    endpoint(w, &s.server);
-    w.key("first_packet");
-    w.uint(s.first_pkt);
-    w.key("last_packet");
-    w.uint(s.last_pkt);
-    w.key("first_time");
-    w.seconds(s.first_ns);
-    w.key("last_time");
-    w.seconds(s.last_ns);
-    w.key("established");
-    w.boolean(s.established);
-    w.key("partial");
-    w.boolean(s.partial);
-    w.key("closed");
-    match s.closed {
-        Some((why, pkt, ns)) => {
-            w.begin_object();
-            w.key("reason");
-            w.string(why.name());
-            w.key("packet");
-            w.uint(pkt);
-            w.key("time");
-            w.seconds(ns);
-            w.end_object();
-        }
-        None => w.null(),
-    }
-    w.key("directions");
-    w.begin_array();
+    w.field_uint("id", id as u64);
+    endpoint(w, "client", &s.client);
+    endpoint(w, "server", &s.server);
+    w.field_uint("first_packet", s.first_pkt);
+    w.field_uint("last_packet", s.last_pkt);
+    w.field_seconds("first_time", s.first_ns);
+    w.field_seconds("last_time", s.last_ns);
+    w.field_bool("established", s.established);
+    w.field_bool("partial", s.partial);
+    w.field_opt("closed", s.closed, |w, (why, pkt, ns)| {
+        w.begin_object();
+        w.field_str("reason", why.name());
+        w.field_uint("packet", pkt);
+        w.field_seconds("time", ns);
+        w.end_object();
+    });
+    w.begin_array_field("directions");
     for (di, dir) in s.dirs.iter().enumerate() {
         w.begin_object();
-        w.key("direction");
-        w.string(dir_name(di));
-        w.key("open");
-        match dir.open {
-            Some(o) => {
+        w.field_str("direction", dir_name(di));
+        w.field_opt("open", dir.open, |w, o| {
+            w.begin_object();
+            w.field_uint("packet", dir.open_pkt);
+            w.field_uint("version", o.version as u64);
+            w.field_uint("as", o.my_as as u64);
+            w.field_uint("hold_time", o.hold_time as u64);
+            w.field_ip("bgp_id", &crate::util::bytes::v4_mapped(o.bgp_id));
+            w.begin_array_field("capabilities");
+            for c in o.capabilities() {
                 w.begin_object();
-                w.key("packet");
-                w.uint(dir.open_pkt);
-                w.key("version");
-                w.uint(o.version as u64);
-                w.key("as");
-                w.uint(o.my_as as u64);
-                w.key("hold_time");
-                w.uint(o.hold_time as u64);
-                w.key("bgp_id");
-                w.ip(&crate::util::bytes::v4_mapped(o.bgp_id));
-                w.key("capabilities");
-                w.begin_array();
-                for c in o.capabilities() {
-                    w.begin_object();
-                    w.key("code");
-                    w.uint(c.code as u64);
-                    w.key("name");
-                    w.string(capability_name(c.code));
-                    if c.code == 1 || c.code == 69 {
-                        w.key("afi");
-                        w.uint(c.afi as u64);
-                        w.key("safi");
-                        w.uint(c.safi as u64);
-                    }
-                    if c.code == 69 || c.code == 65 {
-                        w.key("value");
-                        w.uint(c.value as u64);
-                    }
-                    w.end_object();
+                w.field_uint("code", c.code as u64);
+                w.field_str("name", capability_name(c.code));
+                if c.code == 1 || c.code == 69 {
+                    w.field_uint("afi", c.afi as u64);
+                    w.field_uint("safi", c.safi as u64);
                 }
-                w.end_array();
+                if c.code == 69 || c.code == 65 {
+                    w.field_uint("value", c.value as u64);
+                }
                 w.end_object();
             }
-            None => w.null(),
-        }
-        w.key("messages");
-        w.begin_object();
+            w.end_array();
+            w.end_object();
+        });
+        w.begin_object_field("messages");
         for (k, t) in [("open", 1usize), ("update", 2), ("notification", 3), ("keepalive", 4), ("route_refresh", 5)] {
-            w.key(k);
-            w.uint(dir.messages.get(t).copied().unwrap_or(0));
+            w.field_uint(k, dir.messages.get(t).copied().unwrap_or(0));
         }
         w.end_object();
-        w.key("evpn_advertised");
-        w.uint(dir.evpn_advertised);
-        w.key("evpn_withdrawn");
-        w.uint(dir.evpn_withdrawn);
-        w.key("other_family_updates");
-        w.uint(dir.other_families);
-        w.key("decode_errors");
-        w.uint(dir.decode_errors);
-        w.key("started_mid_stream");
-        w.boolean(dir.stream.started && !dir.stream.from_start);
-        w.key("gaps");
-        w.uint(dir.stream.gaps as u64);
-        w.key("gap_bytes");
-        w.uint(dir.stream.gap_bytes);
-        w.key("retransmitted_bytes");
-        w.uint(dir.stream.retransmitted_bytes);
+        w.field_uint("evpn_advertised", dir.evpn_advertised);
+        w.field_uint("evpn_withdrawn", dir.evpn_withdrawn);
+        w.field_uint("other_family_updates", dir.other_families);
+        w.field_uint("decode_errors", dir.decode_errors);
+        w.field_bool("started_mid_stream", dir.stream.started && !dir.stream.from_start);
+        w.field_uint("gaps", dir.stream.gaps as u64);
+        w.field_uint("gap_bytes", dir.stream.gap_bytes);
+        w.field_uint("retransmitted_bytes", dir.stream.retransmitted_bytes);
         w.end_object();
     }
     w.end_array();
@@ -387,47 +289,33 @@ fn vteps(w: &mut JsonWriter, d: &Decoder) {
             c.received += 1;
         }
     }
-    w.key("vteps");
-    w.begin_array();
+    w.begin_array_field("vteps");
     for (i, c) in counts.iter().enumerate() {
         let v = match index.key(i as u32) {
             Some(k) => k.0,
             None => continue,
         };
         w.begin_object();
-        w.key("address");
-        w.ip(&v);
-        w.key("routes");
-        w.uint(c.routes);
-        w.key("routes_active");
-        w.uint(c.active);
-        w.key("mac_routes_active");
-        w.uint(c.macs);
-        w.key("flows_sent");
-        w.uint(c.sent);
-        w.key("flows_received");
-        w.uint(c.received);
+        w.field_ip("address", &v);
+        w.field_uint("routes", c.routes);
+        w.field_uint("routes_active", c.active);
+        w.field_uint("mac_routes_active", c.macs);
+        w.field_uint("flows_sent", c.sent);
+        w.field_uint("flows_received", c.received);
         w.end_object();
     }
     w.end_array();
-    w.key("segments");
-    w.begin_array();
+    w.begin_array_field("segments");
     for s in d.cp.segments.iter() {
         w.begin_object();
-        w.key("vtep");
-        w.ip(&s.vtep);
-        w.key("vni");
-        w.uint(s.vni as u64);
-        w.key("imet_active");
-        w.boolean(s.imet_active > 0);
-        w.key("imet_ever");
-        w.boolean(s.imet_ever);
-        w.key("mac_routes_active");
-        w.uint(s.mac_active as u64);
-        w.key("route_targets");
+        w.field_ip("vtep", &s.vtep);
+        w.field_uint("vni", s.vni as u64);
+        w.field_bool("imet_active", s.imet_active > 0);
+        w.field_bool("imet_ever", s.imet_ever);
+        w.field_uint("mac_routes_active", s.mac_active as u64);
         let mut rts = [0u64; 8];
         let n = s.route_targets(&mut rts);
-        w.begin_array();
+        w.begin_array_field("route_targets");
         for rt in rts.iter().take(n) {
             route_target(w, *rt);
         }
@@ -472,8 +360,7 @@ fn tunnel_type_name(t: u16) -> &'static str {
 }
 
 fn routes(w: &mut JsonWriter, d: &Decoder) {
-    w.key("routes");
-    w.begin_array();
+    w.begin_array_field("routes");
     for (id, r) in d.cp.routes.iter().enumerate() {
         route(w, id, r);
     }
@@ -484,23 +371,19 @@ fn route(w: &mut JsonWriter, id: usize, r: &Route) {
     let n = &r.nlri;
     let t = n.route_type;
     w.begin_object();
-    w.key("id");
-    w.uint(id as u64);
-    w.key("type");
-    w.uint(t as u64);
-    w.key("type_name");
-    w.string(route_type_name(t));
-    w.key("rd");
-    w.begin_object();
+    w.field_uint("id", id as u64);
+    w.field_uint("type", t as u64);
+    w.field_str("type_name", route_type_name(t));
+    w.begin_object_field("rd");
     let rdv = rd::decode(&n.rd);
-    w.key("type");
-    w.uint(match rdv {
+    let rd_type = match rdv {
         RdValue::As2 { .. } => 0,
         RdValue::Ipv4 { .. } => 1,
         RdValue::As4 { .. } => 2,
         RdValue::Unknown { rd_type } => rd_type as u64,
-    });
-    w.key("value");
+    };
+    w.field_uint("type", rd_type);
+    w.field("value");
     match rdv {
         RdValue::As2 { asn, nn } => w.joined_uints(&[asn as u64, nn as u64], b':'),
         RdValue::Ipv4 { ip, nn } => w.ip_colon_uint(ip, nn as u64),
@@ -508,193 +391,110 @@ fn route(w: &mut JsonWriter, id: usize, r: &Route) {
         RdValue::Unknown { .. } => w.hex(&n.rd, None),
     }
     w.end_object();
-    w.key("vtep");
-    w.ip(&r.vtep());
-    w.key("next_hop");
-    w.ip(&r.attrs.vtep);
+    w.field_ip("vtep", &r.vtep());
+    w.field_ip("next_hop", &r.attrs.vtep);
     if n.path_id != 0 {
-        w.key("path_id");
-        w.uint(n.path_id as u64);
+        w.field_uint("path_id", n.path_id as u64);
     }
     if t == 1 || t == 2 || t == 4 || t == 5 {
         esi_json(w, &n.esi);
     }
     if t != 4 {
-        w.key("ethernet_tag");
-        w.uint(n.etag as u64);
+        w.field_uint("ethernet_tag", n.etag as u64);
     }
     if t == 2 {
-        w.key("mac");
-        w.mac(&n.mac);
-        w.key("ip");
-        if n.ip_bits == 0 {
-            w.null();
-        } else {
-            w.ip(&n.ip);
-        }
+        w.field_mac("mac", &n.mac);
+        w.field_opt("ip", (n.ip_bits != 0).then_some(&n.ip), JsonWriter::ip);
     }
     if t == 5 {
-        w.key("prefix");
+        w.field("prefix");
         w.prefix(&n.ip, n.prefix_len);
-        w.key("gateway");
-        w.ip(&n.gateway);
+        w.field_ip("gateway", &n.gateway);
     }
     if t == 3 || t == 4 {
-        w.key("originator");
-        w.ip(&n.originator);
+        w.field_ip("originator", &n.originator);
     }
     if t == 1 || t == 2 || t == 5 {
-        w.key("label1");
-        w.uint(n.label1 as u64);
+        w.field_uint("label1", n.label1 as u64);
     }
     if t == 2 {
-        w.key("label2");
-        match n.label2 {
-            Some(l) => w.uint(l as u64),
-            None => w.null(),
-        }
+        w.field_opt("label2", n.label2.map(u64::from), JsonWriter::uint);
     }
-    w.key("label_kind");
-    w.string(if r.label_is_vni { "vni" } else { "mpls" });
-    w.key("vni");
-    w.uint(r.vni as u64);
+    w.field_str("label_kind", if r.label_is_vni { "vni" } else { "mpls" });
+    w.field_uint("vni", r.vni as u64);
     let c = &r.attrs.communities;
-    w.key("route_targets");
-    w.begin_array();
+    w.begin_array_field("route_targets");
     for &rt in c.route_targets() {
         route_target(w, rt);
     }
     w.end_array();
-    w.key("encapsulation");
-    match c.encapsulation {
-        Some(tt) => {
-            w.begin_object();
-            w.key("tunnel_type");
-            w.uint(tt as u64);
-            w.key("name");
-            w.string(tunnel_type_name(tt));
-            w.end_object();
-        }
-        None => w.null(),
-    }
-    w.key("mac_mobility");
-    match c.mobility {
-        Some((sticky, seq)) => {
-            w.begin_object();
-            w.key("sequence");
-            w.uint(seq as u64);
-            w.key("sticky");
-            w.boolean(sticky);
-            w.end_object();
-        }
-        None => w.null(),
-    }
-    w.key("default_gateway");
-    w.boolean(c.default_gateway);
-    w.key("routers_mac");
-    match c.routers_mac {
-        Some(m) => w.mac(&m),
-        None => w.null(),
-    }
-    w.key("esi_label");
-    match c.esi_label {
-        Some((single, label)) => {
-            w.begin_object();
-            w.key("single_active");
-            w.boolean(single);
-            w.key("label");
-            w.uint(label as u64);
-            w.end_object();
-        }
-        None => w.null(),
-    }
-    w.key("es_import");
-    match c.es_import {
-        Some(m) => w.mac(&m),
-        None => w.null(),
-    }
-    w.key("pmsi_tunnel");
-    match r.attrs.pmsi {
-        Some(p) => {
-            w.begin_object();
-            w.key("flags");
-            w.uint(p.flags as u64);
-            w.key("tunnel_type");
-            w.uint(p.tunnel_type as u64);
-            w.key("label");
-            w.uint(p.label as u64);
-            w.key("endpoint");
-            if p.has_endpoint {
-                w.ip(&p.endpoint);
-            } else {
-                w.null();
-            }
-            w.end_object();
-        }
-        None => w.null(),
-    }
-    w.key("originator_id");
-    match r.attrs.originator_id {
-        Some(o) => w.ip(&crate::util::bytes::v4_mapped(o)),
-        None => w.null(),
-    }
-    w.key("active");
-    w.boolean(r.active);
-    w.key("first_packet");
-    w.uint(r.first_pkt);
-    w.key("first_time");
-    w.seconds(r.first_ns);
-    w.key("last_change_packet");
-    w.uint(r.last_pkt);
-    w.key("last_change_time");
-    w.seconds(r.last_ns);
-    w.key("advertisements");
-    w.uint(r.advertisements as u64);
-    w.key("withdrawals");
-    w.uint(r.withdrawals as u64);
+    w.field_opt("encapsulation", c.encapsulation, |w, tt| {
+        w.begin_object();
+        w.field_uint("tunnel_type", tt as u64);
+        w.field_str("name", tunnel_type_name(tt));
+        w.end_object();
+    });
+    w.field_opt("mac_mobility", c.mobility, |w, (sticky, seq)| {
+        w.begin_object();
+        w.field_uint("sequence", seq as u64);
+        w.field_bool("sticky", sticky);
+        w.end_object();
+    });
+    w.field_bool("default_gateway", c.default_gateway);
+    w.field_opt("routers_mac", c.routers_mac.as_ref(), JsonWriter::mac);
+    w.field_opt("esi_label", c.esi_label, |w, (single, label)| {
+        w.begin_object();
+        w.field_bool("single_active", single);
+        w.field_uint("label", label as u64);
+        w.end_object();
+    });
+    w.field_opt("es_import", c.es_import.as_ref(), JsonWriter::mac);
+    w.field_opt("pmsi_tunnel", r.attrs.pmsi, |w, p| {
+        w.begin_object();
+        w.field_uint("flags", p.flags as u64);
+        w.field_uint("tunnel_type", p.tunnel_type as u64);
+        w.field_uint("label", p.label as u64);
+        w.field_opt("endpoint", p.has_endpoint.then_some(&p.endpoint), JsonWriter::ip);
+        w.end_object();
+    });
+    w.field_opt("originator_id", r.attrs.originator_id.map(crate::util::bytes::v4_mapped).as_ref(), JsonWriter::ip);
+    w.field_bool("active", r.active);
+    w.field_uint("first_packet", r.first_pkt);
+    w.field_seconds("first_time", r.first_ns);
+    w.field_uint("last_change_packet", r.last_pkt);
+    w.field_seconds("last_change_time", r.last_ns);
+    w.field_uint("advertisements", r.advertisements as u64);
+    w.field_uint("withdrawals", r.withdrawals as u64);
     w.end_object();
 }
 
 fn esi_json(w: &mut JsonWriter, e: &[u8; 10]) {
     let v = esi::decode(e);
-    w.key("esi");
-    w.begin_object();
-    w.key("type");
-    w.uint(e[0] as u64);
-    w.key("kind");
-    w.string(esi::type_name(&v));
-    w.key("value");
+    w.begin_object_field("esi");
+    w.field_uint("type", e[0] as u64);
+    w.field_str("kind", esi::type_name(&v));
+    w.field("value");
     w.hex(e, Some(b':'));
     match v {
         EsiValue::Lacp { system_mac, port_key } => {
-            w.key("system_mac");
-            w.mac(&system_mac);
-            w.key("port_key");
-            w.uint(port_key as u64);
+            w.field_mac("system_mac", &system_mac);
+            w.field_uint("port_key", port_key as u64);
         }
         EsiValue::Mstp { root_bridge_mac, priority } => {
-            w.key("root_bridge_mac");
-            w.mac(&root_bridge_mac);
-            w.key("priority");
-            w.uint(priority as u64);
+            w.field_mac("root_bridge_mac", &root_bridge_mac);
+            w.field_uint("priority", priority as u64);
         }
         EsiValue::MacBased { system_mac, discriminator } => {
-            w.key("system_mac");
-            w.mac(&system_mac);
-            w.key("discriminator");
-            w.uint(discriminator as u64);
+            w.field_mac("system_mac", &system_mac);
+            w.field_uint("discriminator", discriminator as u64);
         }
         EsiValue::RouterId { router_id, discriminator } => {
-            w.key("router_id");
-            w.ip(&crate::util::bytes::v4_mapped(router_id));
-            w.key("discriminator");
-            w.uint(discriminator as u64);
+            w.field_ip("router_id", &crate::util::bytes::v4_mapped(router_id));
+            w.field_uint("discriminator", discriminator as u64);
         }
         EsiValue::As { asn, discriminator } => {
-            w.key("as");
-            w.uint(asn as u64);
-            w.key("discriminator");
-            w.uint(discriminator as u64);
+            w.field_uint("as", asn as u64);
+            w.field_uint("discriminator", discriminator as u64);
         }
         _ => {}
     }
@@ -702,81 +502,42 @@ fn esi_json(w: &mut JsonWriter, e: &[u8; 10]) {
 }
 
 fn flows(w: &mut JsonWriter, d: &Decoder) {
-    w.key("flows");
-    w.begin_array();
+    w.begin_array_field("flows");
     for (id, f) in d.flows.flows.iter().enumerate() {
         w.begin_object();
-        w.key("id");
-        w.uint(id as u64);
-        w.key("src_vtep");
-        w.ip(&f.src_vtep);
-        w.key("dst_vtep");
-        w.ip(&f.dst_vtep);
-        w.key("vni");
-        w.uint(f.vni as u64);
-        w.key("src_mac");
-        w.mac(&f.src_mac);
-        w.key("dst_mac");
-        w.mac(&f.dst_mac);
-        w.key("kind");
-        w.string(if f.dst_mac[0] & 1 != 0 { "bum" } else { "unicast" });
-        w.key("packets");
-        w.uint(f.packets);
-        w.key("bytes");
-        w.uint(f.bytes);
-        w.key("max_outer_length");
-        w.uint(f.max_outer_len as u64);
-        w.key("first_packet");
-        w.uint(f.first_pkt);
-        w.key("last_packet");
-        w.uint(f.last_pkt);
-        w.key("first_time");
-        w.seconds(f.first_ns);
-        w.key("last_time");
-        w.seconds(f.last_ns);
+        w.field_uint("id", id as u64);
+        w.field_ip("src_vtep", &f.src_vtep);
+        w.field_ip("dst_vtep", &f.dst_vtep);
+        w.field_uint("vni", f.vni as u64);
+        w.field_mac("src_mac", &f.src_mac);
+        w.field_mac("dst_mac", &f.dst_mac);
+        w.field_str("kind", if f.dst_mac[0] & 1 != 0 { "bum" } else { "unicast" });
+        w.field_uint("packets", f.packets);
+        w.field_uint("bytes", f.bytes);
+        w.field_uint("max_outer_length", f.max_outer_len as u64);
+        w.field_uint("first_packet", f.first_pkt);
+        w.field_uint("last_packet", f.last_pkt);
+        w.field_seconds("first_time", f.first_ns);
+        w.field_seconds("last_time", f.last_ns);
         let i = &f.first_inner;
-        w.key("inner");
-        w.begin_object();
-        w.key("ethertype");
-        w.uint(i.ethertype as u64);
-        w.key("vlan");
-        w.uint(i.vlan as u64);
-        w.key("src_ip");
-        if i.ip_version != 0 {
-            w.ip(&i.src_ip);
-        } else {
-            w.null();
-        }
-        w.key("dst_ip");
-        if i.ip_version != 0 {
-            w.ip(&i.dst_ip);
-        } else {
-            w.null();
-        }
-        w.key("protocol");
-        w.uint(i.protocol as u64);
-        w.key("arp_op");
-        w.uint(i.arp_op as u64);
-        w.key("icmp_type");
-        if i.icmp_type > 0 {
-            w.uint(i.icmp_type as u64 - 1);
-        } else {
-            w.null();
-        }
+        let has_ip = i.ip_version != 0;
+        w.begin_object_field("inner");
+        w.field_uint("ethertype", i.ethertype as u64);
+        w.field_uint("vlan", i.vlan as u64);
+        w.field_opt("src_ip", has_ip.then_some(&i.src_ip), JsonWriter::ip);
+        w.field_opt("dst_ip", has_ip.then_some(&i.dst_ip), JsonWriter::ip);
+        w.field_uint("protocol", i.protocol as u64);
+        w.field_uint("arp_op", i.arp_op as u64);
+        // Stored plus one, so that 0 means "no ICMP".
+        w.field_opt("icmp_type", (i.icmp_type as u64).checked_sub(1), JsonWriter::uint);
         w.end_object();
-        w.key("counts");
-        w.begin_object();
+        w.begin_object_field("counts");
         let c = &f.counts;
         for (k, v) in [("arp", c.arp), ("ipv4", c.ipv4), ("ipv6", c.ipv6), ("icmp", c.icmp), ("other", c.other), ("nested_vxlan", c.nested_vxlan)] {
-            w.key(k);
-            w.uint(v);
+            w.field_uint(k, v);
         }
         w.end_object();
-        w.key("nested_vni");
-        match f.nested_vni {
-            Some(v) => w.uint(v as u64),
-            None => w.null(),
-        }
+        w.field_opt("nested_vni", f.nested_vni.map(u64::from), JsonWriter::uint);
         w.end_object();
     }
     w.end_array();
@@ -791,8 +552,7 @@ fn severity_name(s: u8) -> &'static str {
 }
 
 fn findings(w: &mut JsonWriter, d: &Decoder) {
-    w.key("findings");
-    w.begin_array();
+    w.begin_array_field("findings");
     for (id, f) in d.journal.findings.iter().enumerate() {
         finding(w, d, id, f);
     }
@@ -801,150 +561,79 @@ fn findings(w: &mut JsonWriter, d: &Decoder) {
 
 fn finding(w: &mut JsonWriter, d: &Decoder, id: usize, f: &Finding) {
     let s = &f.subject;
+    // A duplicate MAC is about one address: its subject's second MAC is not a destination.
+    let has_dst_mac = s.has_macs && f.kind != Kind::DuplicateMac;
     w.begin_object();
-    w.key("id");
-    w.uint(id as u64);
-    w.key("kind");
-    w.string(f.kind.name());
-    w.key("severity");
-    w.string(severity_name(f.severity));
-    w.key("vni");
-    if s.has_vni {
-        w.uint(s.vni as u64);
-    } else {
-        w.null();
-    }
-    w.key("src_vtep");
-    if s.has_vteps {
-        w.ip(&s.src_vtep);
-    } else {
-        w.null();
-    }
-    w.key("dst_vtep");
-    if s.has_vteps {
-        w.ip(&s.dst_vtep);
-    } else {
-        w.null();
-    }
-    w.key("src_mac");
-    if s.has_macs {
-        w.mac(&s.src_mac);
-    } else {
-        w.null();
-    }
-    w.key("dst_mac");
-    if s.has_macs && f.kind != Kind::DuplicateMac {
-        w.mac(&s.dst_mac);
-    } else {
-        w.null();
-    }
-    w.key("other_vtep");
-    match f.other_vtep {
-        Some(v) => w.ip(&v),
-        None => w.null(),
-    }
-    w.key("flow");
-    let flow = if s.has_macs && s.has_vni && f.kind != Kind::DuplicateMac {
+    w.field_uint("id", id as u64);
+    w.field_str("kind", f.kind.name());
+    w.field_str("severity", severity_name(f.severity));
+    w.field_opt("vni", s.has_vni.then_some(s.vni as u64), JsonWriter::uint);
+    w.field_opt("src_vtep", s.has_vteps.then_some(&s.src_vtep), JsonWriter::ip);
+    w.field_opt("dst_vtep", s.has_vteps.then_some(&s.dst_vtep), JsonWriter::ip);
+    w.field_opt("src_mac", s.has_macs.then_some(&s.src_mac), JsonWriter::mac);
+    w.field_opt("dst_mac", has_dst_mac.then_some(&s.dst_mac), JsonWriter::mac);
+    w.field_opt("other_vtep", f.other_vtep.as_ref(), JsonWriter::ip);
+    let flow = if has_dst_mac && s.has_vni {
         d.flows.find(&flow_key(&s.src_vtep, &s.dst_vtep, s.vni, &s.src_mac, &s.dst_mac))
     } else {
         None
     };
-    match flow {
-        Some(fid) => w.uint(fid as u64),
-        None => w.null(),
-    }
+    w.field_opt("flow", flow.map(u64::from), JsonWriter::uint);
     // Inner IPs: those of the flow's first frame, or the IP of a duplicate MAC's route.
     let inner = flow.and_then(|id| d.flows.flows.get(id as usize)).map(|fl| fl.first_inner).filter(|i| i.ip_version != 0);
-    w.key("src_ip");
-    match (inner, f.ip) {
-        (Some(i), _) => w.ip(&i.src_ip),
-        (None, Some(ip)) => w.ip(&ip),
-        _ => w.null(),
-    }
-    w.key("dst_ip");
-    match inner {
-        Some(i) => w.ip(&i.dst_ip),
-        None => w.null(),
-    }
-    w.key("first_packet");
-    w.uint(f.first_pkt);
-    w.key("last_packet");
-    w.uint(f.last_pkt);
-    w.key("first_time");
-    w.seconds(f.first_ns);
-    w.key("last_time");
-    w.seconds(f.last_ns);
-    w.key("count");
-    w.uint(f.count);
-    w.key("detail");
-    w.begin_object();
+    w.field_opt("src_ip", inner.as_ref().map(|i| &i.src_ip).or(f.ip.as_ref()), JsonWriter::ip);
+    w.field_opt("dst_ip", inner.as_ref().map(|i| &i.dst_ip), JsonWriter::ip);
+    w.field_uint("first_packet", f.first_pkt);
+    w.field_uint("last_packet", f.last_pkt);
+    w.field_seconds("first_time", f.first_ns);
+    w.field_seconds("last_time", f.last_ns);
+    w.field_uint("count", f.count);
+    w.begin_object_field("detail");
     match f.kind {
         Kind::DstVniMismatch | Kind::DstMacAtOtherVtep | Kind::SrcMacAtOtherVtep => {
-            w.key("advertised_vni");
-            w.uint(f.detail[0] as u64);
+            w.field_uint("advertised_vni", f.detail[0] as u64);
         }
         Kind::BumWithoutImet => {
-            w.key("imet_seen_before");
-            w.boolean(f.detail[0] != 0);
+            w.field_bool("imet_seen_before", f.detail[0] != 0);
         }
         Kind::DuplicateMac => {
-            w.key("previous_sequence");
-            w.uint(f.detail[0] as u64);
-            w.key("new_sequence");
-            w.uint(f.detail[1] as u64);
-            w.key("reason");
-            w.string(f.text);
+            w.field_uint("previous_sequence", f.detail[0] as u64);
+            w.field_uint("new_sequence", f.detail[1] as u64);
+            w.field_str("reason", f.text);
         }
         Kind::OversizeFrame => {
-            w.key("max_outer_length");
-            w.uint(f.detail[0] as u64);
-            w.key("underlay_mtu");
-            w.uint(f.detail[1] as u64);
+            w.field_uint("max_outer_length", f.detail[0] as u64);
+            w.field_uint("underlay_mtu", f.detail[1] as u64);
         }
         Kind::OuterFragmented => {
-            w.key("outer_length");
-            w.uint(f.detail[0] as u64);
+            w.field_uint("outer_length", f.detail[0] as u64);
         }
         Kind::BadUdpChecksum => {
-            w.key("checksum");
-            w.uint(f.detail[0] as u64);
-            w.key("offload_pattern");
-            w.boolean(f.detail[1] != 0);
+            w.field_uint("checksum", f.detail[0] as u64);
+            w.field_bool("offload_pattern", f.detail[1] != 0);
         }
         Kind::VxlanFlagMissing | Kind::VxlanReservedBits => {
-            w.key("flags");
-            w.uint(f.detail[0] as u64);
+            w.field_uint("flags", f.detail[0] as u64);
         }
         Kind::Unverifiable => {
-            w.key("would_be");
-            match Kind::from_code(f.detail[0] as u8) {
-                Some(k) if f.detail[0] != 0 => w.string(k.name()),
-                _ => w.null(),
-            }
-            w.key("reason");
-            w.string(if f.detail[0] == 0 { "no BGP session captured yet" } else { "a BGP session was captured mid-stream or lost bytes, so earlier routes are unknown" });
+            // Code 0: nothing was checked yet, so there is no finding it would have been.
+            let would_be = Kind::from_code(f.detail[0] as u8).filter(|_| f.detail[0] != 0);
+            w.field_opt("would_be", would_be.map(Kind::name), JsonWriter::string);
+            w.field_str("reason", if f.detail[0] == 0 { "no BGP session captured yet" } else { "a BGP session was captured mid-stream or lost bytes, so earlier routes are unknown" });
         }
         Kind::BgpStreamGap => {
-            w.key("missing_bytes");
-            w.uint(f.detail[0] as u64);
-            w.key("session");
-            w.uint(s.aux as u64);
+            w.field_uint("missing_bytes", f.detail[0] as u64);
+            w.field_uint("session", s.aux as u64);
         }
         Kind::BgpNotification => {
-            w.key("code");
-            w.uint(f.detail[0] as u64);
-            w.key("subcode");
-            w.uint(f.detail[1] as u64);
-            w.key("code_name");
-            w.string(f.text);
-            w.key("subcode_name");
-            w.string(f.text2);
+            w.field_uint("code", f.detail[0] as u64);
+            w.field_uint("subcode", f.detail[1] as u64);
+            w.field_str("code_name", f.text);
+            w.field_str("subcode_name", f.text2);
         }
         Kind::BgpMalformed | Kind::VxlanMalformed => {
-            w.key("what");
-            w.string(f.text);
-            w.key("why");
-            w.string(f.text2);
+            w.field_str("what", f.text);
+            w.field_str("why", f.text2);
         }
         _ => {}
     }
@@ -953,72 +642,52 @@ fn finding(w: &mut JsonWriter, d: &Decoder, id: usize, f: &Finding) {
 }
 
 fn timeline(w: &mut JsonWriter, d: &Decoder) {
-    w.key("timeline");
-    w.begin_array();
+    w.begin_array_field("timeline");
     let events = if d.opts.timeline { d.journal.timeline.as_slice() } else { &[] };
     for e in events.iter() {
         w.begin_object();
-        w.key("packet");
-        w.uint(e.pkt);
-        w.key("time");
-        w.seconds(e.ns);
-        w.key("event");
-        w.string(e.kind.name());
+        w.field_uint("packet", e.pkt);
+        w.field_seconds("time", e.ns);
+        w.field_str("event", e.kind.name());
         match e.kind {
             EventKind::Advertise | EventKind::Withdraw | EventKind::ImplicitWithdraw | EventKind::Update => {
-                w.key("route");
-                w.uint(e.a as u64);
-                w.key("session");
-                w.uint((e.b / 2) as u64);
-                w.key("direction");
-                w.string(dir_name((e.b % 2) as usize));
+                w.field_uint("route", e.a as u64);
+                w.field_uint("session", (e.b / 2) as u64);
+                w.field_str("direction", dir_name((e.b % 2) as usize));
             }
             EventKind::MacMove => {
-                w.key("route");
-                w.uint(e.a as u64);
-                w.key("previous_route");
-                w.uint(e.b as u64);
+                w.field_uint("route", e.a as u64);
+                w.field_uint("previous_route", e.b as u64);
             }
             EventKind::SessionOpen => {
-                w.key("session");
-                w.uint(e.a as u64);
-                w.key("direction");
-                w.string(dir_name(e.b as usize));
+                w.field_uint("session", e.a as u64);
+                w.field_str("direction", dir_name(e.b as usize));
             }
             EventKind::SessionEstablished => {
-                w.key("session");
-                w.uint(e.a as u64);
+                w.field_uint("session", e.a as u64);
             }
             EventKind::SessionClosed => {
-                w.key("session");
-                w.uint(e.a as u64);
-                w.key("reason");
-                w.string(match e.b {
+                w.field_uint("session", e.a as u64);
+                let reason = match e.b {
                     0 => "fin",
                     1 => "rst",
                     2 => "notification",
                     _ => "reopened",
-                });
+                };
+                w.field_str("reason", reason);
             }
             EventKind::Finding => {
-                w.key("finding");
-                w.uint(e.a as u64);
+                w.field_uint("finding", e.a as u64);
             }
             EventKind::RouteRefresh => {
-                w.key("session");
-                w.uint(e.a as u64);
-                w.key("afi");
-                w.uint((e.b >> 8) as u64);
-                w.key("safi");
-                w.uint((e.b & 0xff) as u64);
+                w.field_uint("session", e.a as u64);
+                w.field_uint("afi", (e.b >> 8) as u64);
+                w.field_uint("safi", (e.b & 0xff) as u64);
             }
             EventKind::Notification => {
-                w.key("session");
-                w.uint(e.a as u64);
-                w.key("code");
-                w.uint((e.b >> 8) as u64);
-                w.key("subcode");
-                w.uint((e.b & 0xff) as u64);
+                w.field_uint("session", e.a as u64);
+                w.field_uint("code", (e.b >> 8) as u64);
+                w.field_uint("subcode", (e.b & 0xff) as u64);
             }
         }
         w.end_object();
@@ -1027,26 +696,20 @@ fn timeline(w: &mut JsonWriter, d: &Decoder) {
 }
 
 fn decode_errors(w: &mut JsonWriter, d: &Decoder) {
-    w.key("decode_errors");
-    w.begin_array();
+    w.begin_array_field("decode_errors");
     for e in d.journal.errors.iter() {
         w.begin_object();
-        w.key("packet");
-        w.uint(e.pkt);
-        w.key("what");
-        w.string(e.error.what);
-        w.key("why");
-        w.string(e.error.why);
-        w.key("value");
-        w.uint(e.error.got);
+        w.field_uint("packet", e.pkt);
+        w.field_str("what", e.error.what);
+        w.field_str("why", e.error.why);
+        w.field_uint("value", e.error.got);
         w.end_object();
     }
     w.end_array();
 }
 
 fn limits(w: &mut JsonWriter, d: &Decoder) {
-    w.key("limits");
-    w.begin_object();
+    w.begin_object_field("limits");
     let items: [(&str, u64); 8] = [
         ("decode_errors_total", d.journal.errors_total),
         ("timeline_dropped", d.journal.timeline_dropped),
@@ -1058,8 +721,7 @@ fn limits(w: &mut JsonWriter, d: &Decoder) {
         ("json_truncated", w.overflowed as u64),
     ];
     for (k, v) in items {
-        w.key(k);
-        w.uint(v);
+        w.field_uint(k, v);
     }
     w.end_object();
 }

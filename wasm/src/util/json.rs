@@ -82,6 +82,74 @@ impl JsonWriter {
         self.after_key = true;
     }
 
+    /// `"name":` for a name the caller vouches for (a static ASCII identifier, so no escape
+    /// scan) — the next call writes the value. Same bytes, in the same pieces, as `key`.
+    pub fn field(&mut self, name: &'static str) {
+        self.sep();
+        self.raw(b"\"");
+        self.raw(name.as_bytes());
+        self.raw(b"\"");
+        self.raw(b":");
+        self.after_key = true;
+    }
+
+    /// `"name":` and an unsigned integer.
+    pub fn field_uint(&mut self, name: &'static str, v: u64) {
+        self.field(name);
+        self.uint(v);
+    }
+
+    /// `"name":` and a string (the value is escaped).
+    pub fn field_str(&mut self, name: &'static str, s: &str) {
+        self.field(name);
+        self.string(s);
+    }
+
+    /// `"name":` and a boolean.
+    pub fn field_bool(&mut self, name: &'static str, v: bool) {
+        self.field(name);
+        self.boolean(v);
+    }
+
+    /// `"name":` and seconds since the epoch (see `seconds`).
+    pub fn field_seconds(&mut self, name: &'static str, ns: u64) {
+        self.field(name);
+        self.seconds(ns);
+    }
+
+    /// `"name":` and an IP address string.
+    pub fn field_ip(&mut self, name: &'static str, a: &[u8; 16]) {
+        self.field(name);
+        self.ip(a);
+    }
+
+    /// `"name":` and a MAC address string.
+    pub fn field_mac(&mut self, name: &'static str, m: &[u8; 6]) {
+        self.field(name);
+        self.mac(m);
+    }
+
+    /// `"name":` and `write`'s value, or `null` when there is none.
+    pub fn field_opt<T>(&mut self, name: &'static str, value: Option<T>, write: impl FnOnce(&mut Self, T)) {
+        self.field(name);
+        match value {
+            Some(v) => write(self, v),
+            None => self.null(),
+        }
+    }
+
+    /// `"name":{` — close with `end_object`.
+    pub fn begin_object_field(&mut self, name: &'static str) {
+        self.field(name);
+        self.begin_object();
+    }
+
+    /// `"name":[` — close with `end_array`.
+    pub fn begin_array_field(&mut self, name: &'static str) {
+        self.field(name);
+        self.begin_array();
+    }
+
     /// A string value (bytes outside printable ASCII are escaped).
     pub fn string(&mut self, s: &str) {
         self.sep();
@@ -350,6 +418,80 @@ mod tests {
             text(&w),
             "{\"a\":0,\"b\":[18446744073709551615,\"x\\\"\\\\\\n\\u0001\\u00c3\\u00a9\",{}],\"t\":1764430039.000000123}"
         );
+    }
+
+    #[test]
+    fn fields_write_what_key_and_a_value_write() {
+        let mut by_key = JsonWriter::new();
+        by_key.begin_object();
+        by_key.key("n");
+        by_key.uint(7);
+        by_key.key("s");
+        by_key.string("a\"b");
+        by_key.key("b");
+        by_key.boolean(true);
+        by_key.key("t");
+        by_key.seconds(1_500_000_000);
+        by_key.key("ip");
+        by_key.ip(&v4_mapped([10, 0, 0, 1]));
+        by_key.key("mac");
+        by_key.mac(&[2, 0, 0, 0, 0, 1]);
+        by_key.key("some");
+        by_key.uint(1);
+        by_key.key("none");
+        by_key.null();
+        by_key.key("o");
+        by_key.begin_object();
+        by_key.key("a");
+        by_key.begin_array();
+        by_key.end_array();
+        by_key.end_object();
+        by_key.key("raw");
+        by_key.hex(&[1, 2], None);
+        by_key.end_object();
+
+        let mut by_field = JsonWriter::new();
+        by_field.begin_object();
+        by_field.field_uint("n", 7);
+        by_field.field_str("s", "a\"b");
+        by_field.field_bool("b", true);
+        by_field.field_seconds("t", 1_500_000_000);
+        by_field.field_ip("ip", &v4_mapped([10, 0, 0, 1]));
+        by_field.field_mac("mac", &[2, 0, 0, 0, 0, 1]);
+        by_field.field_opt("some", Some(1), JsonWriter::uint);
+        by_field.field_opt("none", None, JsonWriter::uint);
+        by_field.begin_object_field("o");
+        by_field.begin_array_field("a");
+        by_field.end_array();
+        by_field.end_object();
+        by_field.field("raw");
+        by_field.hex(&[1, 2], None);
+        by_field.end_object();
+
+        assert_eq!(
+            text(&by_field),
+            "{\"n\":7,\"s\":\"a\\\"b\",\"b\":true,\"t\":1.500000000,\"ip\":\"10.0.0.1\",\"mac\":\"02:00:00:00:00:01\",\"some\":1,\"none\":null,\"o\":{\"a\":[]},\"raw\":\"0102\"}"
+        );
+        assert_eq!(by_field.out, by_key.out);
+    }
+
+    #[test]
+    fn field_opt_writes_a_nested_object_or_null() {
+        let mut w = JsonWriter::new();
+        w.begin_array();
+        for v in [Some((3u64, true)), None] {
+            w.begin_object();
+            w.field_opt("x", v, |w, (n, b)| {
+                w.begin_object();
+                w.field_uint("n", n);
+                w.field_bool("b", b);
+                w.end_object();
+            });
+            w.field_uint("after", 0);
+            w.end_object();
+        }
+        w.end_array();
+        assert_eq!(text(&w), "[{\"x\":{\"n\":3,\"b\":true},\"after\":0},{\"x\":null,\"after\":0}]");
     }
 
     #[test]

@@ -9,6 +9,10 @@ pub const MAX_JSON_BYTES: usize = 512 << 20;
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
 /// Writes JSON tokens, inserting commas between members automatically.
+///
+/// The value and field writers are `#[inline(never)]`: the report is written once, by code
+/// V8 compiles on first call and runs in its baseline tier, where a call is cheaper than
+/// compiling an inlined copy of a writer at each of the report's few hundred fields.
 pub struct JsonWriter {
     pub out: Vec<u8>,
     /// Bit i set: the container at depth i already has a member.
@@ -58,18 +62,22 @@ impl JsonWriter {
     }
 
     /// `{` as a value.
+    #[inline(never)]
     pub fn begin_object(&mut self) {
         self.open(b"{");
     }
     /// `}`.
+    #[inline(never)]
     pub fn end_object(&mut self) {
         self.close(b"}");
     }
     /// `[` as a value.
+    #[inline(never)]
     pub fn begin_array(&mut self) {
         self.open(b"[");
     }
     /// `]`.
+    #[inline(never)]
     pub fn end_array(&mut self) {
         self.close(b"]");
     }
@@ -84,6 +92,7 @@ impl JsonWriter {
 
     /// `"name":` for a name the caller vouches for (a static ASCII identifier, so no escape
     /// scan) — the next call writes the value. Same bytes, in the same pieces, as `key`.
+    #[inline(never)]
     pub fn field(&mut self, name: &'static str) {
         self.sep();
         self.raw(b"\"");
@@ -94,36 +103,42 @@ impl JsonWriter {
     }
 
     /// `"name":` and an unsigned integer.
+    #[inline(never)]
     pub fn field_uint(&mut self, name: &'static str, v: u64) {
         self.field(name);
         self.uint(v);
     }
 
     /// `"name":` and a string (the value is escaped).
+    #[inline(never)]
     pub fn field_str(&mut self, name: &'static str, s: &str) {
         self.field(name);
         self.string(s);
     }
 
     /// `"name":` and a boolean.
+    #[inline(never)]
     pub fn field_bool(&mut self, name: &'static str, v: bool) {
         self.field(name);
         self.boolean(v);
     }
 
     /// `"name":` and seconds since the epoch (see `seconds`).
+    #[inline(never)]
     pub fn field_seconds(&mut self, name: &'static str, ns: u64) {
         self.field(name);
         self.seconds(ns);
     }
 
     /// `"name":` and an IP address string.
+    #[inline(never)]
     pub fn field_ip(&mut self, name: &'static str, a: &[u8; 16]) {
         self.field(name);
         self.ip(a);
     }
 
     /// `"name":` and a MAC address string.
+    #[inline(never)]
     pub fn field_mac(&mut self, name: &'static str, m: &[u8; 6]) {
         self.field(name);
         self.mac(m);
@@ -139,18 +154,21 @@ impl JsonWriter {
     }
 
     /// `"name":{` — close with `end_object`.
+    #[inline(never)]
     pub fn begin_object_field(&mut self, name: &'static str) {
         self.field(name);
         self.begin_object();
     }
 
     /// `"name":[` — close with `end_array`.
+    #[inline(never)]
     pub fn begin_array_field(&mut self, name: &'static str) {
         self.field(name);
         self.begin_array();
     }
 
     /// A string value (bytes outside printable ASCII are escaped).
+    #[inline(never)]
     pub fn string(&mut self, s: &str) {
         self.sep();
         self.string_raw(s.as_bytes());
@@ -163,24 +181,28 @@ impl JsonWriter {
     }
 
     /// An unsigned integer value.
+    #[inline(never)]
     pub fn uint(&mut self, v: u64) {
         self.sep();
         self.digits(v);
     }
 
     /// A boolean value.
+    #[inline(never)]
     pub fn boolean(&mut self, v: bool) {
         self.sep();
         self.raw(if v { b"true" } else { b"false" });
     }
 
     /// `null`.
+    #[inline(never)]
     pub fn null(&mut self) {
         self.sep();
         self.raw(b"null");
     }
 
     /// Seconds since the epoch with nanosecond digits, as a JSON number.
+    #[inline(never)]
     pub fn seconds(&mut self, ns: u64) {
         self.sep();
         self.digits(ns / 1_000_000_000);
@@ -199,6 +221,7 @@ impl JsonWriter {
     }
 
     /// A MAC address string `aa:bb:cc:dd:ee:ff`.
+    #[inline(never)]
     pub fn mac(&mut self, m: &[u8; 6]) {
         self.sep();
         let mut s = [b':'; 17];
@@ -231,6 +254,7 @@ impl JsonWriter {
     }
 
     /// An IP address string; IPv4-mapped addresses print as dotted quads.
+    #[inline(never)]
     pub fn ip(&mut self, a: &[u8; 16]) {
         self.sep();
         self.raw(b"\"");

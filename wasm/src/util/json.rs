@@ -20,6 +20,8 @@ pub struct JsonWriter {
     depth: u32,
     after_key: bool,
     pub overflowed: bool,
+    /// `MAX_JSON_BYTES`; tests cut reports shorter.
+    cap: usize,
 }
 
 impl JsonWriter {
@@ -28,25 +30,31 @@ impl JsonWriter {
         let mut out = Vec::new();
         // Most reports fit: avoid regrowing (and copying) the buffer while writing.
         let _ = out.try_reserve(1 << 20);
-        JsonWriter { out, has_member: 0, depth: 0, after_key: false, overflowed: false }
+        JsonWriter { out, has_member: 0, depth: 0, after_key: false, overflowed: false, cap: MAX_JSON_BYTES }
     }
 
     fn raw(&mut self, s: &[u8]) {
-        if !self.overflowed && !try_extend(&mut self.out, s, MAX_JSON_BYTES) {
+        if !self.overflowed && !try_extend(&mut self.out, s, self.cap) {
             self.overflowed = true;
         }
     }
 
     fn sep(&mut self) {
-        if self.after_key {
-            self.after_key = false;
-            return;
-        }
-        let bit = 1u64 << (self.depth & 63);
-        if self.has_member & bit != 0 {
+        if self.needs_comma() {
             self.raw(b",");
         }
+    }
+
+    /// Records a new member; true when a comma must go before it.
+    fn needs_comma(&mut self) -> bool {
+        if self.after_key {
+            self.after_key = false;
+            return false;
+        }
+        let bit = 1u64 << (self.depth & 63);
+        let comma = self.has_member & bit != 0;
         self.has_member |= bit;
+        comma
     }
 
     fn open(&mut self, c: &[u8]) {
@@ -91,14 +99,37 @@ impl JsonWriter {
     }
 
     /// `"name":` for a name the caller vouches for (a static ASCII identifier, so no escape
-    /// scan) — the next call writes the value. Same bytes, in the same pieces, as `key`.
+    /// scan) — the next call writes the value. Same bytes as `key`.
     #[inline(never)]
     pub fn field(&mut self, name: &'static str) {
-        self.sep();
-        self.raw(b"\"");
-        self.raw(name.as_bytes());
-        self.raw(b"\"");
-        self.raw(b":");
+        let comma = self.needs_comma();
+        let name = name.as_bytes();
+        let len = self.out.len();
+        let end = len.saturating_add(comma as usize + name.len() + 3);
+        if !self.overflowed && end <= self.out.capacity() && end <= self.cap {
+            // Fits the reserved buffer: one copy instead of up to five `raw` pieces.
+            unsafe {
+                let mut p = self.out.as_mut_ptr().add(len);
+                if comma {
+                    *p = b',';
+                    p = p.add(1);
+                }
+                *p = b'"';
+                core::ptr::copy_nonoverlapping(name.as_ptr(), p.add(1), name.len());
+                *p.add(1 + name.len()) = b'"';
+                *p.add(2 + name.len()) = b':';
+                self.out.set_len(end);
+            }
+        } else {
+            // Growing or at the cap: the same pieces as `key`, so a cut report ends at the same byte.
+            if comma {
+                self.raw(b",");
+            }
+            self.raw(b"\"");
+            self.raw(name);
+            self.raw(b"\"");
+            self.raw(b":");
+        }
         self.after_key = true;
     }
 
@@ -497,6 +528,51 @@ mod tests {
             "{\"n\":7,\"s\":\"a\\\"b\",\"b\":true,\"t\":1.500000000,\"ip\":\"10.0.0.1\",\"mac\":\"02:00:00:00:00:01\",\"some\":1,\"none\":null,\"o\":{\"a\":[]},\"raw\":\"0102\"}"
         );
         assert_eq!(by_field.out, by_key.out);
+    }
+
+    /// A writer cutting its output at `cap` bytes, with `reserved` bytes of buffer to start.
+    fn capped(cap: usize, reserved: usize) -> JsonWriter {
+        let mut w = JsonWriter::new();
+        w.cap = cap;
+        w.out = Vec::with_capacity(reserved);
+        w
+    }
+
+    #[test]
+    fn fields_cut_at_the_cap_where_keys_do() {
+        let by_key = |w: &mut JsonWriter| {
+            w.begin_object();
+            for i in 0..40u64 {
+                w.key("name");
+                w.uint(i);
+                w.key("a_longer_field_name");
+                w.begin_array();
+                w.end_array();
+            }
+            w.end_object();
+        };
+        let by_field = |w: &mut JsonWriter| {
+            w.begin_object();
+            for i in 0..40u64 {
+                w.field_uint("name", i);
+                w.begin_array_field("a_longer_field_name");
+                w.end_array();
+            }
+            w.end_object();
+        };
+        let mut whole = JsonWriter::new();
+        by_field(&mut whole);
+        let n = whole.out.len();
+        // Every cut point, with the buffer reserved up front and grown on the way.
+        for reserved in [1 << 20, 0, 7] {
+            for cap in 0..=n + 1 {
+                let (mut a, mut b) = (capped(cap, reserved), capped(cap, reserved));
+                by_key(&mut a);
+                by_field(&mut b);
+                assert_eq!((text(&a), a.overflowed), (text(&b), b.overflowed), "cap {cap}, reserved {reserved}");
+                assert_eq!(b.overflowed, cap < n);
+            }
+        }
     }
 
     #[test]

@@ -11,6 +11,7 @@ import { type DemoFacts, demoPassed } from "../lib/demo/report.ts";
 import { findLeftovers, isClean } from "../lib/demo/leftovers.ts";
 import { readVerifyOutput } from "../lib/demo/verify_capture.ts";
 import { listNetns } from "../lib/fabric/netns.ts";
+import { run } from "../lib/net/run.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 
@@ -205,21 +206,8 @@ exit 0
 `;
 }
 
-const directExec: PluginExec = async (binary, env, stdin) => {
-  const child = new Deno.Command(binary, {
-    env,
-    clearEnv: true,
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const writer = child.stdin.getWriter();
-  await writer.write(new TextEncoder().encode(stdin));
-  await writer.close();
-  const out = await child.output();
-  const text = new TextDecoder();
-  return { code: out.code, stdout: text.decode(out.stdout), stderr: text.decode(out.stderr) };
-};
+const directExec: PluginExec = (binary, env, stdin) =>
+  run(binary, [], { env, stdin, clearEnv: true });
 
 async function fakeChain(failSecond = false) {
   const dir = await Deno.makeTempDir({ prefix: "bcni-chain-" });

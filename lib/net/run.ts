@@ -14,13 +14,15 @@ const decoder = new TextDecoder();
 export async function run(
   program: string,
   args: string[],
-  options: { stdin?: string; env?: Record<string, string> } = {},
+  options: { stdin?: string; env?: Record<string, string>; clearEnv?: boolean } = {},
 ): Promise<RunResult> {
   let child: Deno.ChildProcess;
   try {
     child = new Deno.Command(program, {
       args,
       env: options.env,
+      // As a CNI runtime runs a plugin: only the variables given, nothing inherited.
+      clearEnv: options.clearEnv,
       stdin: options.stdin === undefined ? "null" : "piped",
       stdout: "piped",
       stderr: "piped",

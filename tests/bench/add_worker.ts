@@ -4,6 +4,7 @@
  * plugin's side by side, interleaved, and prints the samples as JSON.
  */
 import { parseArgs } from "node:util";
+import { run } from "../../lib/net/run.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -18,30 +19,17 @@ const { values } = parseArgs({
 });
 const dir = values.dir!, prefix = values.prefix!, rounds = Number(values.rounds);
 
+/** Runs a plugin as a runtime does (clean environment, config on stdin); its wall time in ms. */
 async function spawnPlugin(
   binary: string,
   env: Record<string, string>,
   stdin: string,
 ): Promise<number> {
   const started = performance.now();
-  const child = new Deno.Command(binary, {
-    env,
-    clearEnv: true,
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const w = child.stdin.getWriter();
-  await w.write(new TextEncoder().encode(stdin));
-  await w.close();
-  const out = await child.output();
+  const out = await run(binary, [], { env, stdin, clearEnv: true });
   const ms = performance.now() - started;
   if (out.code !== 0) {
-    throw new Error(
-      `${binary} ${env.CNI_COMMAND} failed: ${new TextDecoder().decode(out.stdout)} ${
-        new TextDecoder().decode(out.stderr)
-      }`,
-    );
+    throw new Error(`${binary} ${env.CNI_COMMAND} failed: ${out.stdout} ${out.stderr}`);
   }
   return ms;
 }

@@ -4,15 +4,16 @@
  * command line is a module of its own (its bundle lives beside this one, see lib/cli_bundle.ts),
  * loaded only when asked for, so it costs the plugin nothing at start-up.
  */
-import { CLI_BUNDLE } from "./lib/cli_bundle.ts";
+import { cliBundleBeside } from "./lib/cli_bundle.ts";
 import { processIo } from "./lib/cni/io.ts";
 import { bagpipeBackend } from "./lib/plugin/bagpipe_backend.ts";
 import { runPlugin } from "./lib/plugin/run_plugin.ts";
 
 /** The CLI module: run from source, lib/cli; run from a bundle, the CLI bundle beside it. */
 function cliModule(): string {
-  const fromSource = import.meta.url.endsWith(".ts");
-  return new URL(fromSource ? "./lib/cli/run_cli.ts" : `./${CLI_BUNDLE}`, import.meta.url).href;
+  return import.meta.url.endsWith(".ts")
+    ? new URL("./lib/cli/run_cli.ts", import.meta.url).href
+    : cliBundleBeside(import.meta.url);
 }
 
 if (import.meta.main) {

@@ -6,7 +6,7 @@
  */
 export const CLI_BUNDLE = "bagpipe-cni-cli.js";
 
-/** The CLI bundle beside a plugin bundle (or launcher) path. */
+/** The CLI bundle beside a plugin bundle (or launcher): a path, or a file: URL. */
 export function cliBundleBeside(bundlePath: string): string {
   return `${bundlePath.slice(0, bundlePath.lastIndexOf("/") + 1)}${CLI_BUNDLE}`;
 }

@@ -64,8 +64,9 @@ const INSTALL_HELP = `usage: bagpipe-cni install --cni-bin-dir DIR [--cache-dir 
                            [--cni-conf-dir DIR [--conflist FILE] [--pod-cidr CIDR] [--force]]
 
 Writes DIR/bagpipe-deno (the runtime), DIR/bagpipe-cni-cli.js (the command line's bundle) and
-DIR/bagpipe (the plugin's bundle behind a launcher line), then, with --cni-conf-dir, the network configuration list. Every file is replaced atomically (written
-beside, then renamed), the conflist last: a runtime never sees a network whose plugin is missing.
+DIR/bagpipe (the plugin's bundle behind a launcher line), then, with --cni-conf-dir, the network
+configuration list. Every file is replaced atomically (written beside, then renamed), the conflist
+last: a runtime never sees a network whose plugin is missing.
 
   --cni-bin-dir DIR    where the runtime looks for plugins, e.g. /opt/cni/bin
   --cache-dir DIR      the plugin's code cache (default /var/cache/bagpipe-cni)

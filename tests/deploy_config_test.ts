@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 // A YAML parser for tests only, pinned inline so the plugin's import map stays as small as it is.
 // deno-lint-ignore no-import-prefix
 import { parseAllDocuments } from "npm:yaml@2.9.1";
-import { DEFAULT_CONFLIST, prepareConflist } from "../lib/cli/install.ts";
+import { DEFAULT_CONFLIST, prepareConflist } from "../lib/cli/install/conflist.ts";
 import { parseNetConf } from "../lib/cni/config.ts";
 import { fillTemplate } from "../lib/fabric/template.ts";
 

@@ -4,15 +4,9 @@
  * (exit 3) unless --force; bad flags exit 2 and bad conflists exit 1, both before any write.
  */
 import assert from "node:assert/strict";
-import {
-  conflistOwner,
-  DEFAULT_CONFLIST,
-  INSTALLED_BY_KEY,
-  launcherFor,
-  launcherLine,
-  prepareConflist,
-  SHEBANG_MAX,
-} from "../lib/cli/install.ts";
+import { DEFAULT_CONFLIST, prepareConflist } from "../lib/cli/install/conflist.ts";
+import { launcherFor, launcherLine, SHEBANG_MAX } from "../lib/cli/install/launcher.ts";
+import { conflistOwner, INSTALLED_BY_KEY } from "../lib/cli/install/ownership.ts";
 import { parseNetConf } from "../lib/cni/config.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;

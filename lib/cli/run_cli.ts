@@ -1,7 +1,5 @@
 import { versionInfo } from "../cni/version.ts";
-
-/** The tool's own version (not the CNI spec version). */
-export const TOOL_VERSION = "0.1.0";
+import { TOOL_VERSION } from "./tool_version.ts";
 
 const HELP =
   `bagpipe-cni ${TOOL_VERSION}: a CNI plugin that attaches pods to a BGP EVPN/VXLAN fabric
@@ -39,7 +37,7 @@ export async function runCli(argv: string[]): Promise<number> {
       return 0;
     }
     case "install": {
-      const { installCommand } = await import("./install.ts");
+      const { installCommand } = await import("./install/command.ts");
       return await installCommand(rest);
     }
     case "resync": {

@@ -4,7 +4,7 @@
  * The plugin and the conflist are written by `bagpipe-cni install`, as the DaemonSet's init
  * container does on a real node.
  */
-import { DEFAULT_CONFLIST_NAME, PLUGIN_TYPE } from "../cli/install.ts";
+import { DEFAULT_CONFLIST_NAME, PLUGIN_TYPE } from "../cli/install/conflist.ts";
 import type { FabricNode } from "../fabric/fabric.ts";
 import { runCommand } from "../fabric/run_command.ts";
 import { type NetworkList, parseConflist } from "./conflist_runner.ts";

@@ -10,7 +10,7 @@ import { type Fabric, startFabric } from "../fabric/fabric.ts";
 import { execInNetns } from "../fabric/netns.ts";
 import { runCommand } from "../fabric/run_command.ts";
 import type { Capture } from "../fabric/capture.ts";
-import { DEFAULT_CONFLIST_NAME, PLUGIN_TYPE } from "../cli/install.ts";
+import { DEFAULT_CONFLIST_NAME, PLUGIN_TYPE } from "../cli/install/conflist.ts";
 import { parseNetConf } from "../cni/config.ts";
 import { DEMO_PACKAGES, installPackages, missingPackages } from "./debian_packages.ts";
 import {

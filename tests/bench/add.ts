@@ -3,7 +3,7 @@
  * in the same run, in a node netns created here. Prints `BENCH <name> <value> <unit>` lines.
  */
 import { installPlugin, ip, uniqueName } from "../helpers/plugin.ts";
-import { launcherLine } from "../../lib/cli/install.ts";
+import { launcherLine } from "../../lib/cli/install/launcher.ts";
 import { bench, p50 } from "./stats.ts";
 
 /** Runs the plugin-core benchmark and prints its figures. */

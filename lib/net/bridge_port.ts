@@ -10,21 +10,35 @@ export function masterOf(ifname: string): string | undefined {
   }
 }
 
-/** Enslaves a port to a bridge and pins the pod's MAC on it, as the daemon's driver does. */
-export async function plugIntoBridge(port: string, bridge: string, mac: string): Promise<void> {
-  const link = await run("ip", ["link", "set", port, "master", bridge]);
-  if (link.code !== 0) {
+/**
+ * Plugs a pod's host veth into its network's bridge, in hairpin mode. With `linuxbr` the daemon
+ * does not plug ports (it only pins the MAC with `bridge fdb replace`), so the plugin does, before
+ * attaching. Hairpin: when kube-proxy DNATs a pod's packet to a backend on the same bridge,
+ * br_netfilter does not route it but bridges it back ("bridged DNAT"); for a pod reaching itself
+ * through its own Service that is out of the port it came in by, which a bridge only does in
+ * hairpin mode (measured: without it, the hairpin ping fails).
+ */
+export async function plugIntoBridge(port: string, bridge: string): Promise<void> {
+  if (masterOf(port) === bridge && hairpinOn(port)) return;
+  const lines = [
+    `link set ${port} master ${bridge}`,
+    `link set ${port} type bridge_slave hairpin on`,
+  ];
+  const out = await run("ip", ["-batch", "-"], { stdin: lines.join("\n") + "\n" });
+  if (out.code !== 0) {
     throw new CniError(
       ErrorCode.LinkSetupFailed,
-      `failed to plug "${port}" into bridge "${bridge}": ${lastLine(link.stderr)}`,
+      `failed to plug "${port}" into bridge "${bridge}": ${lastLine(out.stderr)}`,
     );
   }
-  const fdb = await run("bridge", ["fdb", "replace", mac, "dev", port, "master", "static"]);
-  if (fdb.code !== 0) {
-    throw new CniError(
-      ErrorCode.LinkSetupFailed,
-      `failed to add fdb entry ${mac} on "${port}": ${lastLine(fdb.stderr)}`,
-    );
+}
+
+/** True when a bridge port is in hairpin mode (read from /sys). */
+export function hairpinOn(port: string): boolean {
+  try {
+    return Deno.readTextFileSync(`/sys/class/net/${port}/brport/hairpin_mode`).trim() === "1";
+  } catch {
+    return false;
   }
 }
 
@@ -35,33 +49,4 @@ export function macOf(ifname: string): string | undefined {
   } catch {
     return undefined;
   }
-}
-
-/**
- * Makes the instance's bridge the pods' anycast gateway: the same address and MAC on every node,
- * so a pod keeps its gateway wherever it lands, and the node routes what leaves the pod subnet.
- * The bridge belongs to the daemon, which recreates it after a restart; a bridge that already has
- * the gateway MAC was configured by an earlier ADD, so the common case costs no spawn.
- */
-export async function ensureAnycastGateway(
-  bridge: string,
-  gatewayCidr: string,
-  mac: string,
-): Promise<void> {
-  if (macOf(bridge) === mac) return;
-  const out = await run("ip", ["-batch", "-"], {
-    stdin: [
-      `link set ${bridge} address ${mac}`,
-      `addr replace ${gatewayCidr} dev ${bridge}`,
-      `link set ${bridge} up`,
-    ].join("\n") + "\n",
-  });
-  if (out.code !== 0) {
-    throw new CniError(
-      ErrorCode.LinkSetupFailed,
-      `failed to configure anycast gateway ${gatewayCidr} on "${bridge}": ${lastLine(out.stderr)}`,
-    );
-  }
-  // The node routes for its pods from now on.
-  Deno.writeTextFileSync("/proc/sys/net/ipv4/ip_forward", "1");
 }

@@ -29,7 +29,8 @@ last: a runtime never sees a network whose plugin is missing.
   --conflist FILE      the conflist to install, under its own file name (default: the built-in
                        ${DEFAULT_CONFLIST_NAME}, which config/${DEFAULT_CONFLIST_NAME} shows)
   --pod-cidr CIDR      this node's share of the network: sets the bagpipe entry's host-local
-                       rangeStart/rangeEnd to CIDR, which must lie inside its ipam.subnet
+                       gateway to CIDR's first address (the node's own, on its bridge) and
+                       rangeStart/rangeEnd to the rest; CIDR must lie inside its ipam.subnet
   --force              replace a conflist that install did not write, or that was edited since
 
 The conflist is checked before anything is written (JSON, cniVersion, the bagpipe entry's

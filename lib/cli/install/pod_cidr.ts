@@ -1,6 +1,6 @@
 /** `--pod-cidr`: a node's share of the network, as host-local's range. */
 
-/** ipam with host-local's rangeStart/rangeEnd set to the usable addresses of cidr. */
+/** ipam with host-local's gateway set to cidr's first address and rangeStart/rangeEnd to the rest. */
 export function narrowRange(ipam: unknown, cidr: string): Record<string, unknown> {
   if (typeof ipam !== "object" || ipam === null || Array.isArray(ipam)) {
     throw new Error("the entry has no ipam object");
@@ -21,7 +21,14 @@ export function narrowRange(ipam: unknown, cidr: string): Record<string, unknown
     (pod.base & subnet.mask) >>> 0 === subnet.base;
   if (!inside) throw new Error(`does not lie inside ipam.subnet ${conf.subnet}`);
   const last = (pod.base | (~pod.mask >>> 0)) >>> 0;
-  return { ...conf, rangeStart: _ipv4(pod.base + 1), rangeEnd: _ipv4(last - 1) };
+  // The node's own gateway (on its bridge) is the first address of its share, so the pods' default
+  // route points at their own node; host-local never hands it out, and rangeStart skips it too.
+  return {
+    ...conf,
+    gateway: _ipv4(pod.base + 1),
+    rangeStart: _ipv4(pod.base + 2),
+    rangeEnd: _ipv4(last - 1),
+  };
 }
 
 function _parseCidr(

@@ -16,6 +16,9 @@ Commands:
                        re-attach every recorded pod if the daemon restarted
   verify FILE [--json] [--vxlan-port N]...
                        check a capture's VXLAN traffic against its BGP EVPN routes
+  verify --node [--bagpipe-url URL] [--state-dir DIR] [--json]
+                       check the node's fdb/neighbour entries and attachment records
+                       against what its bagpipe-bgp received and attached
   version              print the tool and CNI versions
   help                 this text
 `;
@@ -45,6 +48,10 @@ export async function runCli(argv: string[]): Promise<number> {
       return await resyncCommand(rest);
     }
     case "verify": {
+      if (rest.includes("--node")) {
+        const { verifyNodeCommand } = await import("./verify_node.ts");
+        return await verifyNodeCommand(rest);
+      }
       const { verifyCommand } = await import("../verify/command.ts");
       return await verifyCommand(rest);
     }

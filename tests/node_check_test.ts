@@ -105,7 +105,7 @@ Deno.test("looking-glass route texts: type 2 with and without IP, type 3 with it
 Deno.test("verify --node on a real fabric: clean, then each injected drift gives exactly its finding", async (t) => {
   let fabric: Fabric | undefined;
   try {
-    fabric = await startFabric({ nodes: 2, readyTimeoutMs: 60_000 });
+    fabric = await startFabric({ nodes: 2, readyTimeoutMs: 120_000 });
     const f = fabric;
     const [n1, n2] = f.nodes as [FabricNode, FabricNode];
     const cluster = await Cluster.create(f);

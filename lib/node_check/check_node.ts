@@ -16,6 +16,11 @@ import { countByKind, type NodeFinding, type NodeFindingKind } from "./findings.
 import { instanceDevices } from "./instance_devices.ts";
 import { type CommandRunner, readFdb, readLinks, readNeigh } from "./kernel_state.ts";
 
+/** The daemon's REST API on a node. */
+export const DEFAULT_BAGPIPE_URL = "http://127.0.0.1:8082";
+/** The plugin's default state directory. */
+export const DEFAULT_STATE_DIR = "/var/lib/cni/bagpipe";
+
 /** Where the node's state is. */
 export interface NodeCheckOptions {
   /** The node daemon's REST API (default http://127.0.0.1:8082). */
@@ -66,15 +71,27 @@ export interface NodeCheckReport {
  *   `bridge` fails; an Error when the state directory cannot be listed.
  */
 export async function checkNode(options: NodeCheckOptions = {}): Promise<NodeCheckReport> {
-  const bagpipeUrl = options.bagpipeUrl ?? "http://127.0.0.1:8082";
-  const stateDir = options.stateDir ?? "/var/lib/cni/bagpipe";
-  const daemon = await readDaemonState(bagpipeUrl, {
+  const daemon = await readDaemonState(options.bagpipeUrl ?? DEFAULT_BAGPIPE_URL, {
     timeoutMs: options.timeoutMs,
     fetch: options.fetch,
   });
+  return await checkNodeAgainst(daemon, options);
+}
+
+/**
+ * The same check on a daemon view already read (the node agent reads it once for its metrics
+ * and page; `verify --live` has it from its snapshot).
+ * @throws {KernelReadError} when `ip` or `bridge` fails; an Error when the state directory
+ *   cannot be listed.
+ */
+export async function checkNodeAgainst(
+  daemon: DaemonState,
+  options: Pick<NodeCheckOptions, "stateDir" | "runner"> = {},
+): Promise<NodeCheckReport> {
+  const stateDir = options.stateDir ?? DEFAULT_STATE_DIR;
   const links = await readLinks(options.runner);
   const { records: all, broken } = listAttachments(stateDir);
-  const same = _sameUrl(bagpipeUrl);
+  const same = _sameUrl(daemon.url);
   const records = all.filter((r) => same(r.bagpipeUrl));
   const kernel = new Map<string, InstanceKernelState>();
   for (const instance of daemon.instances) {
@@ -89,7 +106,7 @@ export async function checkNode(options: NodeCheckOptions = {}): Promise<NodeChe
   const findings = compareNode({ daemon, links, kernel, records });
   return {
     checkedAt: new Date().toISOString(),
-    bagpipeUrl,
+    bagpipeUrl: daemon.url,
     stateDir,
     daemon,
     instances: daemon.instances.map((i) => _summary(i, kernel.get(i.id)!)),

@@ -19,6 +19,9 @@ Commands:
   verify --node [--bagpipe-url URL] [--state-dir DIR] [--json]
                        check the node's fdb/neighbour entries and attachment records
                        against what its bagpipe-bgp received and attached
+  serve [--listen ADDR:PORT] [--bagpipe-url URL] [--state-dir DIR] [--log-file FILE]
+                       the node agent: Prometheus /metrics, /healthz, a live page of
+                       the node at / (read-only; default 127.0.0.1:9483)
   version              print the tool and CNI versions
   help                 this text
 `;
@@ -46,6 +49,10 @@ export async function runCli(argv: string[]): Promise<number> {
     case "resync": {
       const { resyncCommand } = await import("./resync.ts");
       return await resyncCommand(rest);
+    }
+    case "serve": {
+      const { serveCommand } = await import("./serve.ts");
+      return await serveCommand(rest);
     }
     case "verify": {
       if (rest.includes("--node")) {

@@ -8,7 +8,10 @@ import assert from "node:assert/strict";
 import { type Fabric, type FabricNode, startFabric } from "../lib/fabric/fabric.ts";
 import type { NodeCheckReport, NodeFinding } from "../lib/node_check/mod.ts";
 import { parseEvpnRoute } from "../lib/bagpipe/evpn_routes.ts";
+import { saveAttachment } from "../lib/state/attachments.ts";
 import { Cluster, type Network } from "./helpers/cluster.ts";
+
+const BUNDLE = new URL("../dist/bagpipe-cni.js", import.meta.url).pathname;
 
 const net: Network = { name: "chk", instance: "chk", rt: "64512:510", prefix: "10.51" };
 // Not a node of the fabric: a VTEP that never advertised anything.
@@ -280,6 +283,168 @@ Deno.test("verify --node on a real fabric: clean, then each injected drift gives
       assert.equal(bad.code, 2);
       assert.match(bad.stderr, /--timeout-ms "soon"/);
     });
+  } finally {
+    await fabric?.teardown();
+  }
+});
+
+/**
+ * The layout the plugin is moving to (DATAPLANE.md, branch `k8s`): the plugin owns bridge
+ * `bpbr-<id>` and VXLAN device `bpvx-<id>` (forced VNI, no `proxy`), the daemon is told about
+ * them with `linuxbr`, and the node's gateway is attached with the bridge as its port. Built here
+ * by hand with the same commands, so the node check is held to both layouts.
+ */
+Deno.test("verify --node with plugin-owned bpbr/bpvx devices (linuxbr): clean, then a wrong VTEP", async () => {
+  let fabric: Fabric | undefined;
+  const instance = "lb", vni = 90, rt = "64512:530";
+  try {
+    fabric = await startFabric({ nodes: 2, readyTimeoutMs: 120_000 });
+    const f = fabric;
+    const [n1, n2] = f.nodes as [FabricNode, FabricNode];
+    const bridge = `bpbr-${instance}`, vxlan = `bpvx-${instance}`;
+    const pods = new Map<FabricNode, { mac: string; ip: string; veth: string }>();
+    const stateDirs = new Map<FabricNode, string>();
+    for (const node of [n1, n2]) {
+      const sh = async (...argv: string[]) => {
+        const out = await f.exec(node.name, argv);
+        assert.equal(out.code, 0, `${argv.join(" ")} on ${node.name}: ${out.stderr}`);
+        return out.stdout;
+      };
+      const podNetns = (await f.addPodNetns(node, `lbpod${node.index}`)).split("/").at(-1)!;
+      const pod = {
+        mac: `0a:58:0a:35:0${node.index}:0a`,
+        ip: `10.53.${node.index}.10`,
+        veth: `lbh${node.index}`,
+      };
+      pods.set(node, pod);
+      await sh("ip", "link", "add", bridge, "type", "bridge");
+      await sh("ip", "link", "set", bridge, "address", `0a:58:0a:35:0${node.index}:01`, "up");
+      await sh(
+        "ip",
+        "link",
+        "add",
+        vxlan,
+        "type",
+        "vxlan",
+        "id",
+        String(vni),
+        "local",
+        node.underlayIp,
+        "dstport",
+        "4789",
+        "nolearning",
+      );
+      await sh("ip", "link", "set", vxlan, "master", bridge, "up");
+      await sh(
+        "ip",
+        "link",
+        "add",
+        pod.veth,
+        "type",
+        "veth",
+        "peer",
+        "name",
+        "eth0",
+        "netns",
+        podNetns,
+      );
+      await sh("ip", "-n", podNetns, "link", "set", "eth0", "address", pod.mac);
+      await sh("ip", "-n", podNetns, "addr", "add", `${pod.ip}/16`, "dev", "eth0");
+      await sh("ip", "-n", podNetns, "link", "set", "eth0", "up");
+      await sh("ip", "link", "set", pod.veth, "master", bridge, "up");
+      const attach = (body: Record<string, unknown>) =>
+        f.api(node, "POST", "/attach_localport", {
+          vpn_type: "evpn",
+          vpn_instance_id: instance,
+          import_rt: [rt],
+          export_rt: [rt],
+          vni,
+          linuxbr: bridge,
+          ...body,
+        });
+      const podAttach = await attach({
+        mac_address: pod.mac,
+        ip_address: `${pod.ip}/16`,
+        local_port: { linuxif: pod.veth },
+      });
+      assert.equal(podAttach.status, 200, podAttach.text);
+      // The node's gateway: the bridge itself is the endpoint's port.
+      const gateway = await attach({
+        mac_address: `0a:58:0a:35:0${node.index}:01`,
+        ip_address: `10.53.${node.index}.1/32`,
+        local_port: { linuxif: bridge },
+      });
+      assert.equal(gateway.status, 200, gateway.text);
+      const stateDir = `${f.workDir}/lb-state-${node.index}`;
+      stateDirs.set(node, stateDir);
+      saveAttachment(stateDir, {
+        containerId: `lbctr${node.index}`,
+        ifname: "eth0",
+        netns: `/run/netns/${podNetns}`,
+        network: instance,
+        cniVersion: "1.1.0",
+        hostVeth: pod.veth,
+        mac: pod.mac,
+        ips: [`${pod.ip}/16`],
+        instanceId: instance,
+        importRt: [rt],
+        exportRt: [rt],
+        vni,
+        advertiseSubnet: false,
+        isGateway: true,
+        bagpipeUrl: "http://127.0.0.1:8082",
+        ipam: {},
+        createdAt: new Date().toISOString(),
+      });
+    }
+    const run = (node: FabricNode) =>
+      f.exec(node.name, [
+        Deno.execPath(),
+        "run",
+        "-A",
+        "--no-config",
+        BUNDLE,
+        "verify",
+        "--node",
+        "--json",
+        "--state-dir",
+        stateDirs.get(node)!,
+      ]);
+    let clean;
+    for (let i = 0; i < 40; i++) {
+      clean = await run(n1);
+      if (clean.code === 0) break;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    assert.equal(clean?.code, 0, `${clean?.stdout}${clean?.stderr}`);
+    const report = JSON.parse(clean!.stdout) as NodeCheckReport;
+    assert.deepEqual(
+      report.instances.map((i) => [i.id, i.vni, i.bridge, i.vxlan, i.ports, i.fdbEntries]),
+      // Node 2's pod and gateway MACs, and its flood entry.
+      [[instance, vni, bridge, vxlan, 2, 3]],
+    );
+    const remote = pods.get(n2)!;
+    const set = await f.exec(n1.name, [
+      "bridge",
+      "fdb",
+      "replace",
+      remote.mac,
+      "dev",
+      vxlan,
+      "dst",
+      NOWHERE_VTEP,
+      "self",
+      "permanent",
+    ]);
+    assert.equal(set.code, 0, set.stderr);
+    const out = await run(n1);
+    assert.equal(out.code, 1, out.stderr);
+    assert.deepEqual(
+      (JSON.parse(out.stdout) as NodeCheckReport).findings.map((
+        x,
+      ) => [x.kind, x.mac, x.ip, x.vtep, x.device, x.vni]),
+      [["fdb_wrong_vtep", remote.mac, remote.ip, NOWHERE_VTEP, vxlan, vni]],
+    );
   } finally {
     await fabric?.teardown();
   }

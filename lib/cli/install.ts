@@ -1,7 +1,7 @@
 import { parseCliArgs } from "./args.ts";
 import { CLI_BUNDLE, cliBundleBeside } from "../cli_bundle.ts";
 import { atomicCopy, atomicWrite } from "../atomic_write.ts";
-import { TOOL_VERSION } from "./tool_version.ts";
+import { TOOL_VERSION } from "./run_cli.ts";
 import { parseNetConf } from "../cni/config.ts";
 import { toCniError } from "../cni/errors.ts";
 import { SUPPORTED_VERSIONS } from "../cni/version.ts";

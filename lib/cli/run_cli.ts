@@ -1,5 +1,7 @@
 import { versionInfo } from "../cni/version.ts";
-import { TOOL_VERSION } from "./tool_version.ts";
+
+/** The tool's own version (not the CNI spec version). */
+export const TOOL_VERSION = "0.1.0";
 
 const HELP =
   `bagpipe-cni ${TOOL_VERSION}: a CNI plugin that attaches pods to a BGP EVPN/VXLAN fabric

@@ -98,6 +98,13 @@ Deno.test("looking-glass route texts: type 2 with and without IP, type 3 with it
   );
   assert.equal(macOnly.ip, undefined);
   assert.equal(macOnly.vni, 90);
+  const v6 = parseEvpnRoute(
+    "evpn:macadv::10.196.0.40:2:-:0:02:00:0A:1C:64:0A/48:fd00:10::a: label 5 (90)",
+    {
+      next_hop: "10.196.0.40",
+    },
+  );
+  assert.deepEqual([v6.type, v6.ip, v6.vni], ["mac_ip", "fd00:10::a", 90]);
   const imet = parseEvpnRoute("evpn:multicast::10.199.0.12:0:0:10.199.0.12", {
     next_hop: "10.199.0.12",
     attributes: { "pmsi-tunnel": "pmsi:ingressreplication:0:1(16):10.199.0.12" },

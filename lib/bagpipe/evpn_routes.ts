@@ -26,8 +26,9 @@ export interface EvpnRoute {
   text: string;
 }
 
+// The IP runs to the last ":" before the label, so an IPv6 address keeps its colons.
 const MAC_IP =
-  /^evpn:macadv::(\S+?:\d+):[^:]*:\d+:([0-9A-Fa-f]{2}(?::[0-9A-Fa-f]{2}){5})\/48:(.*?):(?: label \d+ \((\d+)\))?/;
+  /^evpn:macadv::(\S+?:\d+):[^:]*:\d+:([0-9A-Fa-f]{2}(?::[0-9A-Fa-f]{2}){5})\/48:(.*):(?: label \d+(?: \((\d+)\))?)?$/;
 const MULTICAST = /^evpn:multicast::(\S+?:\d+):/;
 
 /** Reads one route from its looking-glass key and the attributes object beside it. */

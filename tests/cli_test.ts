@@ -53,6 +53,18 @@ Deno.test("the CLI answers help, version and unknown commands", async (t) => {
       await Deno.remove(dir, { recursive: true });
     }
   });
+  await t.step(
+    "serve and verify --node refuse bad arguments with exit 2 and their usage",
+    async () => {
+      const serve = await cli("serve", "--listen", "nowhere");
+      assert.equal(serve.code, 2);
+      assert.match(serve.stderr, /--listen "nowhere" is not ADDRESS:PORT/);
+      assert.match(serve.stderr, /usage: bagpipe-cni serve/);
+      const node = await cli("verify", "--node", "--no-such-flag");
+      assert.equal(node.code, 2);
+      assert.match(node.stderr, /usage: bagpipe-cni verify --node/);
+    },
+  );
   await t.step("resync with no records says so", async () => {
     const dir = await Deno.makeTempDir();
     try {
@@ -75,10 +87,14 @@ Deno.test("the plugin's bundle leaves the command line and the decoder to the CL
       "AGFzbQ", // "\0asm" in base64: the start of the embedded WebAssembly decoder
       "EVPN routes per VTEP and VNI",
       "usage: bagpipe-cni install",
+      "usage: bagpipe-cni serve", // the node agent (Hono and all)
+      "bagpipe_cni_request_duration_seconds",
+      "usage: bagpipe-cni verify --node", // the node check
     ]
   ) {
     assert.ok(!plugin.includes(marker), `plugin bundle holds ${marker}`);
   }
   assert.ok(cli.includes("usage: bagpipe-cni install"), "the CLI bundle holds the CLI");
+  assert.ok(cli.includes("usage: bagpipe-cni serve"), "the CLI bundle holds the node agent");
   assert.ok(plugin.length < cli.length / 3, `plugin bundle is ${plugin.length} bytes`);
 });

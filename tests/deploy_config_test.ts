@@ -148,8 +148,19 @@ Deno.test("workloads: selectors match template labels, containers are named with
             assert.ok(ref.key in one("ConfigMap", ref.name).data, `${e.name}: ${ref.key} exists`);
           }
         }
+        const portNames = new Set((c.ports ?? []).map((p: Obj) => p.name));
         for (const probe of [c.startupProbe, c.livenessProbe, c.readinessProbe]) {
-          if (probe) assert.ok(probe.exec.command.length > 0, `${c.name}: probe command`);
+          if (!probe) continue;
+          if (probe.httpGet) {
+            assert.match(probe.httpGet.path, /^\//, `${c.name}: probe path`);
+            const port = probe.httpGet.port;
+            assert.ok(
+              Number.isInteger(port) || portNames.has(port),
+              `${c.name}: probe port ${port} is a number or a declared port name`,
+            );
+          } else {
+            assert.ok(probe.exec.command.length > 0, `${c.name}: probe command`);
+          }
         }
       }
       // The node's network is what these pods provide or need before it exists.
@@ -205,6 +216,26 @@ Deno.test("bagpipe-bgp runs privileged in the host network with the ConfigMap an
     m: Obj,
   ) => [m.mountPath, volume(m.name).hostPath?.path]);
   assert.deepEqual(resyncMounts, [["/var/lib/cni", "/var/lib/cni"], ["/var/log", "/var/log"]]);
+});
+
+Deno.test("the node agent serves on the node's address, on the port its scrape annotations name", () => {
+  const template = daemonSet.spec.template;
+  const agent = template.spec.containers.find((c: Obj) => c.name === "agent");
+  assert.ok(agent, "the DaemonSet runs the agent");
+  const annotations = template.metadata.annotations;
+  assert.equal(annotations["prometheus.io/scrape"], "true");
+  assert.equal(annotations["prometheus.io/path"], "/metrics");
+  const port = Number(annotations["prometheus.io/port"]);
+  const declared = agent.ports.find((p: Obj) => p.name === "metrics");
+  assert.equal(declared.containerPort, port);
+  const text = script(agent);
+  assert.match(text, /bagpipe-cni\.js serve\s/);
+  assert.ok(text.includes(`--listen "$NODE_IP:${port}"`), text);
+  assert.ok(agent.env.some((e: Obj) => e.name === "NODE_IP"));
+  assert.equal(agent.readinessProbe.httpGet.path, "/healthz");
+  assert.equal(agent.livenessProbe.httpGet.path, "/metrics");
+  // Read-only: what it mounts it cannot write.
+  for (const m of agent.volumeMounts) assert.equal(m.readOnly, true, `${m.mountPath} read-only`);
 });
 
 Deno.test("the service account may read nodes, which install-cni does for spec.podCIDR", () => {

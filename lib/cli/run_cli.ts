@@ -16,6 +16,12 @@ Commands:
                        re-attach every recorded pod if the daemon restarted
   verify FILE [--json] [--vxlan-port N]...
                        check a capture's VXLAN traffic against its BGP EVPN routes
+  verify --node [--bagpipe-url URL] [--state-dir DIR] [--json]
+                       check the node's fdb/neighbour entries and attachment records
+                       against what its bagpipe-bgp received and attached
+  serve [--listen ADDR:PORT] [--bagpipe-url URL] [--state-dir DIR] [--log-file FILE]
+                       the node agent: Prometheus /metrics, /healthz, a live page of
+                       the node at / (read-only; default 127.0.0.1:9483)
   version              print the tool and CNI versions
   help                 this text
 `;
@@ -44,7 +50,15 @@ export async function runCli(argv: string[]): Promise<number> {
       const { resyncCommand } = await import("./resync.ts");
       return await resyncCommand(rest);
     }
+    case "serve": {
+      const { serveCommand } = await import("./serve.ts");
+      return await serveCommand(rest);
+    }
     case "verify": {
+      if (rest.includes("--node")) {
+        const { verifyNodeCommand } = await import("./verify_node.ts");
+        return await verifyNodeCommand(rest);
+      }
       const { verifyCommand } = await import("../verify/command.ts");
       return await verifyCommand(rest);
     }

@@ -80,6 +80,14 @@ export async function runPlugin(io: PluginIo, bagpipeBackend: BackendFactory): P
       ms: Math.round(performance.now() - started),
       startupMs: Math.round(started),
       stdinMs: Math.round(stdinMs),
+      // What the runtime sent, for whoever debugs a runtime's behaviour (config/README.md).
+      sent: {
+        cniVersion: raw.cniVersion,
+        netns: env.netns,
+        cniArgs: env.args,
+        runtimeConfig: Object.keys(conf.runtimeConfig ?? {}),
+        prevResult: conf.prevResult !== undefined,
+      },
     });
     return 0;
   } catch (e) {

@@ -2,8 +2,15 @@
  * podman 4.3 (Debian, CNI backend) running on a fabric node: its own containers.conf and
  * storage.conf (given by CONTAINERS_CONF / CONTAINERS_STORAGE_CONF, nothing machine-wide), the
  * plugin installed with `bagpipe-cni install` into the node's own CNI dirs, and every podman
- * process inside the node's netns and pinned mount namespace (node_mount_ns.ts says why each
- * mount is there). What this machine needs, measured in /work/shared/docs/container-runtimes.md.
+ * process inside the node's netns and pinned mount namespace. What this machine needs, measured
+ * in /work/shared/docs/container-runtimes.md, and where each work-around is:
+ * - a mount namespace PINNED per node (node_mount_ns.ts): each `podman` call is a new process; in
+ *   a fresh namespace per call, `podman rm` does not see the netns `podman run` pinned, skips CNI
+ *   DEL, and the lease and /run/netns/netns-* leak;
+ * - cgroup v1 mounts, shadow mounts of /var/lib, /var/log, /run for its state (node_mount_ns.ts,
+ *   a comment per mount);
+ * - the nofile limit and the cgroup manager (containers.conf below, a comment per setting);
+ * - a cgroup parent of our own per node (`--cgroup-parent`), so teardown removes exactly ours.
  */
 import type { FabricNode } from "../../lib/fabric/fabric.ts";
 import type { RunResult } from "../../lib/net/run.ts";

@@ -8,6 +8,11 @@ export class Logger {
     this.#file = file;
   }
 
+  /** Adds fields to every later line (what is known once the environment is read). */
+  addFields(fields: Record<string, unknown>): void {
+    this.#base = { ...this.#base, ...fields };
+  }
+
   /** Sends later lines to this file (known once the config is parsed). */
   setFile(file: string): void {
     this.#file = file;

@@ -27,6 +27,14 @@ export const TEST_PACKAGES = [
   "libstd-rust-dev-wasm32",
   "chromium", // headless: opens the verify --html page in tests/verify_html_test.ts
   "prometheus", // scrapes the node agent (bagpipe-cni serve) in tests/agent_test.ts
+  // Container runtimes that run the plugin in tests/podman_test.ts and containerd_cri_test.ts.
+  "podman",
+  "crun", // named: with runc present (containerd), podman would not pull in its default, crun
+  "busybox-static", // the containers' and the pod sandbox's rootfs (no registry)
+  "containerd", // 1.6 with its CRI plugin, kubelet's path
+  "python3-grpcio", // the tests' CRI client (tests/helpers/cri/), with Debian's python3
+  "python3-grpc-tools",
+  "python3-protobuf",
 ] as const;
 
 /** The packages of the list that dpkg does not report as installed. */

@@ -1,5 +1,12 @@
 import { CniError, ErrorCode } from "../cni/errors.ts";
 import { isIpv6, parseResult, type Result, type ResultRoute } from "../cni/result.ts";
+import {
+  checkRequestedIps,
+  checkRequestedMac,
+  podIdentity,
+  requestedIps,
+  requestedMac,
+} from "../cni/runtime_args.ts";
 import { macOf } from "../net/bridge_port.ts";
 import { netnsExists } from "../net/netns.ts";
 import { hostVethFor, podMacFor } from "../net/names.ts";
@@ -65,6 +72,10 @@ export async function cmdAdd(ctx: CommandContext): Promise<Result> {
 
     const hostVeth = hostVethFor(conf.vpnInstanceId, primary.address);
     const podMac = podMacFor(primary.address);
+    // What the runtime asked for (IP=, runtimeConfig.ips/mac) is held against what IPAM gave.
+    const assigned = ipam.ips.map((ip) => ip.address);
+    checkRequestedIps(requestedIps(env.args, conf.runtimeConfig), assigned, conf.ipam.type);
+    checkRequestedMac(requestedMac(env.args, conf.runtimeConfig), podMac, primary.address);
     if (linkExists(hostVeth)) {
       // IPAM just handed us this address, so a link named after it is left over from a run that
       // was killed before it could roll back.
@@ -91,6 +102,7 @@ export async function cmdAdd(ctx: CommandContext): Promise<Result> {
       netns: env.netns,
       network: conf.name,
       cniVersion: ctx.version,
+      pod: podIdentity(env.args),
       hostVeth,
       mac: podMac,
       ips: ipam.ips.map((ip) => ip.address),

@@ -1,5 +1,6 @@
 import { BagpipeClient, BagpipeError } from "../bagpipe/mod.ts";
 import { CniError, ErrorCode } from "../cni/errors.ts";
+import { podLabel } from "../cni/runtime_args.ts";
 import { isIpv6 } from "../cni/result.ts";
 import type { Logger } from "../log.ts";
 import { brNetfilterLoaded, ensureBrNetfilter } from "../net/node_sysctls.ts";
@@ -21,11 +22,9 @@ export function attachedAddress(record: AttachmentRecord): string | undefined {
 function toCni(err: unknown): unknown {
   if (!(err instanceof BagpipeError)) return err;
   const transient = err.failure === "unreachable" || err.failure === "timeout";
-  return new CniError(
-    transient ? ErrorCode.TryAgainLater : ErrorCode.BackendRejected,
-    err.message,
-    err.detail,
-  );
+  // The message already ends with the daemon's detail; as details too, libcni (which shows
+  // msg + details) would print it twice in what podman and kubelet report.
+  return new CniError(transient ? ErrorCode.TryAgainLater : ErrorCode.BackendRejected, err.message);
 }
 
 /**
@@ -145,7 +144,9 @@ export class BagpipeBackend implements Backend {
         vni: record.vni,
         readvertise: record.readvertise,
         linuxbr: bridge,
-        description: `${record.containerId}/${record.ifname}`,
+        // The daemon's looking glass shows it: name the pod as kubectl does, when we know it.
+        description: [podLabel(record.pod), `${record.containerId}/${record.ifname}`]
+          .filter(Boolean).join(" "),
       });
     } catch (e) {
       throw toCni(e);

@@ -1,6 +1,7 @@
 import { decodeNetConf, validateNetConf } from "../cni/config.ts";
 import { readCniEnv } from "../cni/env.ts";
 import { toCniError } from "../cni/errors.ts";
+import { podIdentity, podLabel } from "../cni/runtime_args.ts";
 import type { PluginIo } from "../cni/io.ts";
 import { formatResult } from "../cni/result.ts";
 import {
@@ -35,6 +36,9 @@ export async function runPlugin(io: PluginIo, bagpipeBackend: BackendFactory): P
   });
   try {
     const env = readCniEnv(io.getenv);
+    // Every line names the pod as the runtime did (CNI_ARGS K8S_POD_NAMESPACE/NAME).
+    const pod = podLabel(podIdentity(env.args));
+    if (pod) log.addFields({ pod });
     if (env.command === "VERSION") {
       io.writeStdout(JSON.stringify(versionInfo()));
       return 0;
@@ -76,6 +80,14 @@ export async function runPlugin(io: PluginIo, bagpipeBackend: BackendFactory): P
       ms: Math.round(performance.now() - started),
       startupMs: Math.round(started),
       stdinMs: Math.round(stdinMs),
+      // What the runtime sent, for whoever debugs a runtime's behaviour (config/README.md).
+      sent: {
+        cniVersion: raw.cniVersion,
+        netns: env.netns,
+        cniArgs: env.args,
+        runtimeConfig: Object.keys(conf.runtimeConfig ?? {}),
+        prevResult: conf.prevResult !== undefined,
+      },
     });
     return 0;
   } catch (e) {

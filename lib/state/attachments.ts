@@ -1,5 +1,6 @@
 import { atomicWrite } from "../atomic_write.ts";
 import { CniError, ErrorCode } from "../cni/errors.ts";
+import type { PodIdentity } from "../cni/runtime_args.ts";
 
 /**
  * What DEL, CHECK, GC and resync need about a pod's attachment, recorded at ADD time so that they
@@ -13,6 +14,8 @@ export interface AttachmentRecord {
   network: string;
   /** The config's cniVersion at ADD, so GC can call IPAM like ADD did. */
   cniVersion: string;
+  /** Who the runtime said the pod is (CNI_ARGS K8S_POD_*), when it said. */
+  pod?: PodIdentity;
   hostVeth: string;
   mac: string;
   /** The pod's addresses in CIDR form. */

@@ -25,6 +25,7 @@ export const DEFAULT_CONFLIST = {
   plugins: [
     {
       type: "bagpipe",
+      capabilities: { ips: true },
       importrt: "64512:90",
       exportrt: "64512:90",
       vni: 90,

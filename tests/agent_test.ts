@@ -14,7 +14,7 @@ import { NetnsProcess } from "./helpers/netns_process.ts";
 
 const BUNDLE = new URL("../dist/bagpipe-cni.js", import.meta.url).pathname;
 
-const net: Network = { name: "agt", instance: "agt", rt: "64512:520", prefix: "10.52" };
+const net: Network = { name: "agt", instance: "agt", rt: "64512:520", prefix: "10.52", vni: 520 };
 const AGENT = "127.0.0.1:9483";
 const SECOND_AGENT = "127.0.0.1:9484";
 const PROMETHEUS = "127.0.0.1:9090";

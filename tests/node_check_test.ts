@@ -13,7 +13,7 @@ import { Cluster, type Network } from "./helpers/cluster.ts";
 
 const BUNDLE = new URL("../dist/bagpipe-cni.js", import.meta.url).pathname;
 
-const net: Network = { name: "chk", instance: "chk", rt: "64512:510", prefix: "10.51" };
+const net: Network = { name: "chk", instance: "chk", rt: "64512:510", prefix: "10.51", vni: 510 };
 // Not a node of the fabric: a VTEP that never advertised anything.
 const NOWHERE_VTEP = "10.199.0.99";
 

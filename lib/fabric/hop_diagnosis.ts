@@ -43,7 +43,9 @@ export async function diagnoseFlow(flow: FailedFlow): Promise<HopDiagnosis> {
   }
   const via = /\bvia (\S+)/.exec(route.text)?.[1] ?? flow.host;
   const leak = await _byDefaultRoute(flow.from, route.text);
-  if (leak && flow.nodes.includes(flow.from)) {
+  // A translated destination (a ClusterIP) normally follows the default route until DNAT.
+  const translated = flow.serverIp !== undefined && flow.serverIp !== flow.host;
+  if (leak && flow.nodes.includes(flow.from) && !translated) {
     return {
       hop: `route: ${flow.from} sends ${flow.host} to its default route (${leak})`,
       evidence,

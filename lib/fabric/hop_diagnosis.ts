@@ -63,6 +63,26 @@ export async function diagnoseFlow(flow: FailedFlow): Promise<HopDiagnosis> {
     return { hop: `ARP/neighbour: ${via} unanswered in ${flow.from} (${neigh.text})`, evidence };
   }
   for (const node of flow.nodes) evidence.push(...await _nodeState(node, flow));
+  if (seen.length === 0 && translated && flow.serverIp) {
+    // A pod reaching itself through a Service: br_netfilter bridges the DNATed frame back out
+    // of the port it came in by, which the bridge does only with hairpin on.
+    const own = await _line(flow.from, ["ip", "-4", "-o", "addr", "show"]);
+    if (new RegExp(`inet ${flow.serverIp.replaceAll(".", "\\.")}/`).test(own.text)) {
+      for (const node of flow.nodes) {
+        const off = await _portsWithoutHairpin(node);
+        evidence.push(`${node}: bridge ports with hairpin off: ${off.join(", ") || "none"}`);
+        if (off.length > 0) {
+          return {
+            hop:
+              `hairpin: ${flow.from} reaches itself through ${flow.host}, and ${node}'s bridge ports have hairpin off (${
+                off.join(", ")
+              })`,
+            evidence,
+          };
+        }
+      }
+    }
+  }
   if (seen.length === 0 && flow.serverIp) {
     // Translated on a node (Service, NodePort, hostPort): can that node reach the backend?
     for (const node of flow.nodes) {
@@ -134,6 +154,18 @@ async function _nodeState(node: string, flow: FailedFlow): Promise<string[]> {
     `${node}: net.bridge.bridge-nf-call-iptables=${brnf.stdout.trim() || brnf.stderr.trim()}`,
   );
   return out;
+}
+
+/** "port (bridge)" of every bridge port of a netns whose hairpin mode is off (VXLAN ports aside). */
+async function _portsWithoutHairpin(netns: string): Promise<string[]> {
+  const out = await execInNetns(netns, ["bridge", "-d", "-j", "link", "show"]);
+  const ports = JSON.parse(out.stdout.trim() || "[]") as {
+    ifname: string;
+    master?: string;
+    hairpin?: boolean;
+  }[];
+  return ports.filter((p) => p.master && p.hairpin === false && !p.ifname.startsWith("bpvx"))
+    .map((p) => `${p.ifname} (${p.master})`);
 }
 
 /** The default route's "via X dev Y" when `ip route get`'s answer took it, else "". */

@@ -156,7 +156,7 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
           workDir: demoDir,
           configDir: opts.configDir,
           // bagpipe-bgp (Python) needs well over 20 s to answer on a loaded machine.
-          readyTimeoutMs: 90_000,
+          readyTimeoutMs: 120_000,
           onStep: (m) => progress.note(m),
         });
         facts.fabric = fabric;

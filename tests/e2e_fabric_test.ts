@@ -372,6 +372,46 @@ Deno.test("EVPN fabric end to end with the stock bagpipe-bgp", async (t) => {
           await cluster.pingUntil(p1, "10.96.0.10", 5000) !== undefined,
           "pod → Service → pod on the same node (per-bridge nf_call_iptables)",
         );
+        // Hairpin: a pod through a "Service" to itself, masqueraded as kube-proxy does (its
+        // KUBE-MARK-MASQ for a source that is the endpoint). The node routes it back out of the
+        // bridge's own port, so the pod's port needs no hairpin mode.
+        await f.exec(n1.name, [
+          "iptables",
+          "-t",
+          "nat",
+          "-A",
+          "PREROUTING",
+          "-d",
+          "10.96.0.11/32",
+          "-p",
+          "icmp",
+          "-j",
+          "DNAT",
+          "--to-destination",
+          p1.ip,
+        ]);
+        await f.exec(n1.name, [
+          "iptables",
+          "-t",
+          "nat",
+          "-I",
+          "POSTROUTING",
+          "-s",
+          `${p1.ip}/32`,
+          "-d",
+          `${p1.ip}/32`,
+          "-j",
+          "MASQUERADE",
+        ]);
+        assert.ok(
+          await cluster.pingUntil(p1, "10.96.0.11", 5000) !== undefined,
+          "pod → Service → itself (hairpin) without hairpin mode on its port",
+        );
+        const hairpin = await f.exec(n1.name, [
+          "cat",
+          `/sys/class/net/${p1.hostVeth}/brport/hairpin_mode`,
+        ]);
+        assert.equal(hairpin.stdout.trim(), "0");
 
         // The layout DATAPLANE.md describes.
         const mac = (await f.exec(n1.name, ["cat", "/sys/class/net/bpbr-gw/address"])).stdout

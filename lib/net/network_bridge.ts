@@ -142,7 +142,8 @@ export async function bridgeProblems(layout: BridgeLayout, vtep?: Vtep): Promise
     if (data.id !== vni) problems.push(`VXLAN device "${vxlan}" has VNI ${data.id}, not ${vni}`);
     if (data.proxy === true) {
       problems.push(
-        `VXLAN device "${vxlan}" has "proxy": it drops ARP it cannot answer (first contact ~1 s)`,
+        `VXLAN device "${vxlan}" has "proxy": it drops ARP it cannot answer (first contact ~1 s); ` +
+          "delete it, the next ADD or STATUS remakes it",
       );
     }
     if (vtep && data.local !== vtep.address) {

@@ -85,6 +85,14 @@ export class BagpipeBackend implements Backend {
   async #vtep(): Promise<Vtep> {
     try {
       const dataplane = await this.#client.evpnDataplane();
+      if (dataplane.driver !== "LinuxVXLANDataplaneDriver") {
+        // E.g. the `dummy` driver: a control-plane-only daemon. The plugin still makes and plugs
+        // the devices, but nothing programs the other nodes' MACs and VTEPs into them.
+        this.#log.warn("the daemon's EVPN driver programs no VXLAN device", {
+          driver: dataplane.driver,
+          consequence: "pods are advertised, but reach only pods on this node",
+        });
+      }
       return { address: dataplane.localAddress, port: dataplane.vxlanPort };
     } catch (e) {
       throw toCni(e);

@@ -124,7 +124,7 @@ Deno.test("deno task demo --keep leaves a working fabric that --down removes", a
     const run = await demo("--keep", "--state-file", stateFile);
     assert.equal(run.code, 0, run.out);
     const ids = idsOf(run.out);
-    assert.match(line(run.out, "left"), /^kept on purpose \(--keep\): 8 netns, \d+ processes/);
+    assert.match(line(run.out, "left"), /^kept on purpose \(--keep\): 9 netns, \d+ processes/);
     assert.match(run.out, new RegExp(`deno task demo --down --state-file ${stateFile}`));
     const state = JSON.parse(await Deno.readTextFile(stateFile));
     assert.equal(state.status, "kept");

@@ -275,6 +275,8 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
         const clusterCidr = String((entry.ipam as Record<string, unknown>).subnet);
         const { lab, matrix } = await runServiceMatrix(f, facts.pods, clusterCidr);
         serviceLab = lab;
+        state.netns.push(lab.client.netns);
+        await saveDemoState(opts.stateFile, state);
         facts.services = matrix;
         for (const line of formatServiceMatrix(matrix)) progress.note(line);
       },

@@ -304,6 +304,38 @@ Deno.test({
       }
 
       const outcomes = await runFlowChecks(checks, { deadlineMs: 20_000, attemptMs: 3_000 });
+      if (n3Pods && perBridge.length > 0) {
+        // Control: with the global sysctl 0, the bridge's own nf_call_iptables is what keeps
+        // Services working on n3. Turned off by hand, the same request must go unanswered (the
+        // backend's reply is bridged back without its un-DNAT); turned on again, answered.
+        const { web: web3, cli: cli3 } = n3Pods;
+        const bridge = perBridge[0]!.split(" ")[0]!;
+        const flag = (on: 0 | 1) =>
+          runChecked([
+            "ip",
+            "-n",
+            n3.name,
+            "link",
+            "set",
+            bridge,
+            "type",
+            "bridge",
+            "nf_call_iptables",
+            String(on),
+          ]);
+        const g = "control: n3's bridge nf_call_iptables off by hand, then on again";
+        // deno-fmt-ignore
+        const probe = (name: string, server: ProbeServer | undefined) =>
+          check(g, name, podNs(cli3), "tcp", "10.96.0.13", 80, server, isPod(cli3), [n3]);
+        await flag(0);
+        outcomes.push(
+          ...await runFlowChecks([probe("n3-cli → svc-n3, flag off: no answer", undefined)]),
+        );
+        await flag(1);
+        outcomes.push(
+          ...await runFlowChecks([probe("n3-cli → svc-n3, flag on again", web3.server)]),
+        );
+      }
       const report = formatOutcomes(outcomes);
       const failed = outcomes.filter((o) => !o.ok);
       const bridgeNfVerdict = n3Pods

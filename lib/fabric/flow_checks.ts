@@ -5,7 +5,7 @@
  * the hop where it was lost (hop_diagnosis.ts).
  */
 import { diagnoseFlow, type HopDiagnosis } from "./hop_diagnosis.ts";
-import { probe, type ProbeResult, type ProbeServer, type Protocol } from "./probe.ts";
+import { probe, probeMany, type ProbeResult, type ProbeServer, type Protocol } from "./probe.ts";
 
 /** One check: who asks whom, and what the answer must look like. */
 export interface FlowCheck {
@@ -101,22 +101,44 @@ export async function runFlowCheck(
   return { check, ok: false, tries, ms: elapsed(), last, problem, diagnosis };
 }
 
-/** Runs checks, at most `parallel` at a time, and returns their outcomes in order. */
+/**
+ * Runs checks and returns their outcomes in order. A first pass asks all the answer-expecting
+ * checks of one client at once (one process per client); the ones not answered right then run
+ * on their own with retries and diagnosis, at most `parallel` at a time.
+ */
 export async function runFlowChecks(
   checks: FlowCheck[],
   timing: FlowTiming = {},
   parallel = 6,
 ): Promise<FlowOutcome[]> {
-  const outcomes: FlowOutcome[] = new Array(checks.length);
+  const outcomes: (FlowOutcome | undefined)[] = new Array(checks.length);
+  const byClient = new Map<string, number[]>();
+  checks.forEach((c, i) => {
+    if (c.server) byClient.set(c.from, [...(byClient.get(c.from) ?? []), i]);
+  });
+  await Promise.all([...byClient].map(async ([from, indexes]) => {
+    const started = performance.now();
+    const results = await probeMany(from, indexes.map((i) => checks[i]!), {
+      timeoutMs: timing.attemptMs ?? 2_000,
+    });
+    const ms = Math.round(performance.now() - started);
+    indexes.forEach((i, n) => {
+      const last = results[n]!;
+      if (!_problem(checks[i]!, last)) {
+        outcomes[i] = { check: checks[i]!, ok: true, tries: 1, ms, last };
+      }
+    });
+  }));
+  const rest = checks.map((_, i) => i).filter((i) => outcomes[i] === undefined);
   let next = 0;
   const worker = async () => {
-    while (next < checks.length) {
-      const i = next++;
+    while (next < rest.length) {
+      const i = rest[next++]!;
       outcomes[i] = await runFlowCheck(checks[i]!, timing);
     }
   };
-  await Promise.all(Array.from({ length: Math.min(parallel, checks.length) }, worker));
-  return outcomes;
+  await Promise.all(Array.from({ length: Math.min(parallel, rest.length) }, worker));
+  return outcomes as FlowOutcome[];
 }
 
 /** One line per outcome, grouped; failures followed by their hop and evidence. */

@@ -75,35 +75,44 @@ print("ready", flush=True)
 threading.Event().wait()
 `;
 
-// argv: tcp|udp, host, port, token, timeout seconds. One line out: "answer <server> <seen
-// source> <token> <local address>", or "timeout", or "error <errno name>".
+// argv: timeout seconds, then per request: tcp|udp, host, port, token. Requests run at once, a
+// thread each; one line per request, in order: "answer <server> <seen source> <token> <local
+// address>", or "timeout", or "error <errno name>".
 const CLIENT = `
-import errno, socket, sys
-proto, host, port, token, timeout = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4], float(sys.argv[5])
-try:
-    if proto == "tcp":
-        s = socket.create_connection((host, port), timeout=timeout)
-        s.sendall(("GET /%s HTTP/1.0\\r\\n\\r\\n" % token).encode())
-        data = b""
-        while True:
-            chunk = s.recv(4096)
-            if not chunk:
-                break
-            data += chunk
-        body = data.split(b"\\r\\n\\r\\n", 1)[-1]
-    else:
-        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        s.settimeout(timeout)
-        s.connect((host, port))
-        s.send(token.encode())
-        body = s.recv(2048)
-    print("answer %s %s" % (body.decode("utf-8", "replace").strip(), s.getsockname()[0]))
-except socket.timeout:
-    print("timeout")
-    sys.exit(2)
-except OSError as e:
-    print("error %s" % errno.errorcode.get(e.errno, str(e.errno)))
-    sys.exit(3)
+import errno, socket, sys, threading
+timeout = float(sys.argv[1])
+args = sys.argv[2:]
+requests = [args[i:i + 4] for i in range(0, len(args), 4)]
+results = [""] * len(requests)
+def ask(i, proto, host, port, token):
+    try:
+        if proto == "tcp":
+            s = socket.create_connection((host, int(port)), timeout=timeout)
+            s.sendall(("GET /%s HTTP/1.0\\r\\n\\r\\n" % token).encode())
+            data = b""
+            while True:
+                chunk = s.recv(4096)
+                if not chunk:
+                    break
+                data += chunk
+            body = data.split(b"\\r\\n\\r\\n", 1)[-1]
+        else:
+            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            s.settimeout(timeout)
+            s.connect((host, int(port)))
+            s.send(token.encode())
+            body = s.recv(2048)
+        results[i] = "answer %s %s" % (body.decode("utf-8", "replace").strip(), s.getsockname()[0])
+    except socket.timeout:
+        results[i] = "timeout"
+    except OSError as e:
+        results[i] = "error %s" % errno.errorcode.get(e.errno, str(e.errno))
+threads = [threading.Thread(target=ask, args=(i, *r)) for i, r in enumerate(requests)]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+print("\\n".join(results))
 `;
 
 /** What a probe got: an answer, or why not. */
@@ -128,6 +137,15 @@ export type ProbeResult =
 /** Transport protocol of a probe. */
 export type Protocol = "tcp" | "udp";
 
+/** One request of a batch. */
+export interface ProbeRequest {
+  protocol: Protocol;
+  host: string;
+  port: number;
+  /** Unique per request by default; the server's log tells whether this request reached it. */
+  token?: string;
+}
+
 /**
  * One request from inside netns to host:port, answered or failed within timeoutMs. The token
  * (unique by default) lets the server's log tell whether this very request reached it.
@@ -139,21 +157,39 @@ export async function probe(
   port: number,
   opts: { timeoutMs?: number; token?: string } = {},
 ): Promise<ProbeResult> {
-  const token = opts.token ?? crypto.randomUUID().slice(0, 8);
+  const [result] = await probeMany(netns, [{ protocol, host, port, token: opts.token }], opts);
+  return result!;
+}
+
+/**
+ * Several requests from one netns at once, by one client process (on a loaded machine starting
+ * Python costs more than the requests), each answered or failed within timeoutMs.
+ */
+export async function probeMany(
+  netns: string,
+  requests: ProbeRequest[],
+  opts: { timeoutMs?: number } = {},
+): Promise<ProbeResult[]> {
+  const tokens = requests.map((r) => r.token ?? crypto.randomUUID().slice(0, 8));
   const seconds = String((opts.timeoutMs ?? 2000) / 1000);
   const out = await execInNetns(netns, [
     PYTHON,
     "-c",
     CLIENT,
-    protocol,
-    host,
-    String(port),
-    token,
     seconds,
+    ...requests.flatMap((r, i) => [r.protocol, r.host, String(r.port), tokens[i]!]),
   ]);
-  const line = out.stdout.trim();
+  const lines = out.stdout.split("\n");
+  return requests.map((_, i) => _result(lines[i]?.trim() ?? "", tokens[i]!, out));
+}
+
+function _result(
+  line: string,
+  token: string,
+  out: { code: number; stderr: string },
+): ProbeResult {
   const answer = /^answer (\S+) (\S+) (\S+) (\S+)$/.exec(line);
-  if (out.code === 0 && answer) {
+  if (answer) {
     return {
       ok: true,
       server: answer[1]!,
@@ -166,7 +202,7 @@ export async function probe(
     ? "timeout"
     : line.startsWith("error ")
     ? line.slice(6)
-    : `exit ${out.code}: ${(out.stderr.trim() || line).slice(-300)}`;
+    : `exit ${out.code}: ${(out.stderr.trim() || line || "no output").slice(-300)}`;
   return { ok: false, failure, token };
 }
 

@@ -8,6 +8,8 @@ import assert from "node:assert/strict";
 import { ChainError, ConflistRunner, type PluginExec } from "../lib/demo/conflist_runner.ts";
 import { parseReceivedRoutes } from "../lib/demo/fabric_facts.ts";
 import { type DemoFacts, demoPassed } from "../lib/demo/report.ts";
+import type { ServiceMatrix } from "../lib/demo/service_matrix.ts";
+import type { FlowOutcome } from "../lib/fabric/flow_checks.ts";
 import { findLeftovers, isClean } from "../lib/demo/leftovers.ts";
 import { readVerifyOutput } from "../lib/demo/verify_capture.ts";
 import { listNetns } from "../lib/fabric/netns.ts";
@@ -71,9 +73,10 @@ Deno.test("deno task demo: all pods reach each other, verify runs, nothing is le
     console.log(`demo wall time ${(run.ms / 1000).toFixed(1)} s`);
     assert.equal(run.code, 0, run.out);
     assert.ok(run.ms < 120_000, `the demo took ${run.ms} ms`);
-    for (let n = 1; n <= 10; n++) assert.match(run.out, new RegExp(`\\] ${n}/10 `), `step ${n}`);
+    for (let n = 1; n <= 11; n++) assert.match(run.out, new RegExp(`\\] ${n}/11 `), `step ${n}`);
     assert.match(line(run.out, "RESULT"), /^PASS in \d+\.\d s$/);
     assert.match(line(run.out, "ping"), /^12\/12 pairs answered \(all OK\)/);
+    assert.match(line(run.out, "services"), /^\d+\/\d+ answered by the right backend \(all OK\)/);
     assert.doesNotMatch(run.out, /FAIL|not run/);
     assert.match(
       line(run.out, "network"),
@@ -83,22 +86,23 @@ Deno.test("deno task demo: all pods reach each other, verify runs, nothing is le
       line(run.out, "VNIs"),
       /import 64512:90, export 64512:90\): n1 VNI 90, n2 VNI 90$/,
     );
-    for (const ip of ["10.27.1.1", "10.27.1.2", "10.27.2.1", "10.27.2.2"]) {
+    // Each node's pod CIDR starts with its gateway (.1, on the bridge): pods get .2 and .3.
+    for (const ip of ["10.27.1.2", "10.27.1.3", "10.27.2.2", "10.27.2.3"]) {
       assert.match(
         run.out,
         new RegExp(`^ {11}n\\d-pod\\d +n\\d +${ip.replaceAll(".", "\\.")} `, "m"),
       );
     }
-    // Each node learned both pods of the other node, and its flood route.
+    // Each node learned the other node's gateway and both its pods, and its flood route.
     const routes = line(run.out, "routes");
     assert.match(
       routes,
-      /^n1 received 3: .*10\.27\.2\.1 via 10\.199\.0\.12.*10\.27\.2\.2 via 10\.199\.0\.12/,
+      /^n1 received 4: .*10\.27\.2\.1 via 10\.199\.0\.12.*10\.27\.2\.2 via 10\.199\.0\.12.*10\.27\.2\.3 via 10\.199\.0\.12/,
     );
-    assert.match(run.out, /^ {11}n2 received 3: .*10\.27\.1\.1 via 10\.199\.0\.11/m);
+    assert.match(run.out, /^ {11}n2 received 4: .*10\.27\.1\.1 via 10\.199\.0\.11/m);
     assert.match(
       line(run.out, "portmap"),
-      /--dport 8080 -j DNAT --to-destination 10\.27\.1\.1:80, removed by DEL$/,
+      /--dport 8080 -j DNAT --to-destination 10\.27\.1\.2:80, removed by DEL$/,
     );
     // verify either judged the capture or said plainly that it could not; never a made-up verdict.
     assert.match(
@@ -121,7 +125,7 @@ Deno.test("deno task demo --keep leaves a working fabric that --down removes", a
     const run = await demo("--keep", "--state-file", stateFile);
     assert.equal(run.code, 0, run.out);
     const ids = idsOf(run.out);
-    assert.match(line(run.out, "left"), /^kept on purpose \(--keep\): 8 netns, \d+ processes/);
+    assert.match(line(run.out, "left"), /^kept on purpose \(--keep\): 9 netns, \d+ processes/);
     assert.match(run.out, new RegExp(`deno task demo --down --state-file ${stateFile}`));
     const state = JSON.parse(await Deno.readTextFile(stateFile));
     assert.equal(state.status, "kept");
@@ -387,6 +391,16 @@ Deno.test("parseReceivedRoutes() reads bagpipe-bgp 17's received_routes", () => 
   assert.deepEqual(parseReceivedRoutes("not json"), []);
 });
 
+/** A Service matrix of one cell, answered or not. */
+function serviceMatrix(ok: boolean): ServiceMatrix {
+  return {
+    services: [],
+    clients: [],
+    targets: [],
+    outcomes: [{ ok, tries: 1, ms: 5 } as FlowOutcome],
+  };
+}
+
 Deno.test("demoPassed() needs every pair answered, no inconsistent verdict, portmap clean, nothing left", async (t) => {
   const good: DemoFacts = {
     cnis: [],
@@ -398,6 +412,7 @@ Deno.test("demoPassed() needs every pair answered, no inconsistent verdict, port
       removed: true,
     }],
     matrix: [{ from: "a", to: "b", ms: 5, tries: 1 }, { from: "b", to: "a", ms: 7, tries: 1 }],
+    services: serviceMatrix(true),
     verify: { state: "unavailable", why: "no verify command" },
     left: "nothing",
     clean: true,
@@ -428,6 +443,8 @@ Deno.test("demoPassed() needs every pair answered, no inconsistent verdict, port
     ["portmap rule missing", { portmap: [{ pod: "p", rule: undefined }] }, false],
     ["portmap rule not removed", { portmap: [{ pod: "p", rule: "r", removed: false }] }, false],
     ["a step failed", { failure: "step x failed" }, false],
+    ["a Service cell failed", { services: serviceMatrix(false) }, false],
+    ["no Service matrix", { services: undefined }, false],
   ];
   for (const [name, change, passed] of cases) {
     await t.step(name, () => assert.equal(demoPassed({ ...good, ...change }), passed));

@@ -16,7 +16,9 @@ Builds the seed blog's topology in network namespaces it creates (underlay, GoBG
 reflector, two nodes running the stock bagpipe-bgp), installs the plugin and conflist into each
 node's own CNI dirs, creates two pods per node through the conflist's chain (bagpipe → portmap)
 as kubelet would, pings every pod from every pod while capturing the fabric link, runs
-bagpipe-cni verify on the capture and prints a report. Then it removes everything.
+bagpipe-cni verify on the capture, writes kube-proxy's iptables-mode rules for one Service per
+node and asks each Service, NodePort and hostPort from every pod, every node and a client off the
+cluster (the Service matrix), and prints a report. Then it removes everything.
 
   --keep               leave it all running; recorded in the state file
   --down               remove a kept demo (or one whose process was killed)
@@ -25,7 +27,8 @@ bagpipe-cni verify on the capture and prints a report. Then it removes everythin
   --save-capture FILE  copy the fabric capture (pcap) to FILE
 
 Exit code 0 when the report says PASS (every pod answered every pod, verify did not find the
-capture inconsistent, portmap's rules came and went, nothing left behind).`;
+capture inconsistent, portmap's rules came and went, every cell of the Service matrix was answered
+by the right backend, nothing left behind).`;
 
 async function main(argv: string[]): Promise<number> {
   let values;

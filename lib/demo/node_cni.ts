@@ -6,6 +6,7 @@
  */
 import { DEFAULT_CONFLIST_NAME, PLUGIN_TYPE } from "../cli/install/conflist.ts";
 import type { FabricNode } from "../fabric/fabric.ts";
+import { inNetns } from "../fabric/netns.ts";
 import { runCommand } from "../fabric/run_command.ts";
 import { type NetworkList, parseConflist } from "./conflist_runner.ts";
 
@@ -105,7 +106,9 @@ export async function installOnNode(opts: {
     "--pod-cidr",
     opts.podCidr,
   ];
-  const out = await runCommand(argv);
+  // In the node's netns, as the DaemonSet's init container runs it (host network): anything
+  // install sets up on the node lands there, never in this machine's own namespace.
+  const out = await runCommand(inNetns(node.name, argv));
   if (out.code !== 0) {
     throw new Error(
       `bagpipe-cni install on node ${node.name} failed with exit ${out.code}: ${

@@ -8,6 +8,7 @@ import { describeRoute, type NodeFacts } from "./fabric_facts.ts";
 import type { NodeCni } from "./node_cni.ts";
 import { formatMatrix, type PingCell } from "./ping_matrix.ts";
 import type { DemoPod } from "./pods.ts";
+import { formatServiceMatrix, type ServiceMatrix } from "./service_matrix.ts";
 import { describeVerify, type VerifyOutcome } from "./verify_capture.ts";
 
 /** Everything the report shows; parts are missing when the demo failed before them. */
@@ -19,6 +20,8 @@ export interface DemoFacts {
   /** Per pod name: the DNAT rule portmap wrote, and whether DEL removed it (undefined: not deleted). */
   portmap: { pod: string; rule: string | undefined; removed?: boolean }[];
   matrix: PingCell[];
+  /** Pods, nodes and an off-cluster client → each Service, NodePort and hostPort. */
+  services?: ServiceMatrix;
   capture?: { file: string; bytes: number; saved: boolean };
   /** Run with --keep. */
   keep: boolean;
@@ -42,7 +45,8 @@ export function demoPassed(f: DemoFacts): boolean {
   return f.failure === undefined && (f.keep || f.clean) && f.matrix.length > 0 &&
     f.matrix.every((c) => c.ms !== undefined) &&
     f.verify?.state !== "failed" && !(f.verify?.state === "verdict" && !f.verify.consistent) &&
-    f.portmap.every((p) => p.rule !== undefined && p.removed !== false);
+    f.portmap.every((p) => p.rule !== undefined && p.removed !== false) &&
+    (f.services?.outcomes.every((o) => o.ok) ?? false);
 }
 
 /** The report lines. */
@@ -123,6 +127,17 @@ export function formatReport(f: DemoFacts): string[] {
       }${slowest ? `; slowest ${slowest.from} → ${slowest.to} ${slowest.ms} ms` : ""}`,
     );
     for (const line of formatMatrix(f.pods, f.matrix)) more(line);
+  }
+  if (f.services) {
+    const all = f.services.outcomes;
+    const ok = all.filter((o) => o.ok).length;
+    add(
+      "services",
+      `${ok}/${all.length} answered by the right backend${ok === all.length ? " (all OK)" : ""}: ${
+        f.services.services.map((s) => `${s.name} ${s.clusterIP}`).join(", ")
+      } (kube-proxy iptables mode)`,
+    );
+    for (const line of formatServiceMatrix(f.services)) more(line);
   }
   if (f.capture) {
     const where = f.capture.saved

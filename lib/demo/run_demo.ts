@@ -27,6 +27,7 @@ import { formatMatrix, pingMatrix } from "./ping_matrix.ts";
 import { createPod, deletePod, type PortMapping } from "./pods.ts";
 import { dnatRules, ruleFor } from "./port_mappings.ts";
 import { Progress } from "./progress.ts";
+import { formatServiceMatrix, runServiceMatrix, type ServiceLab } from "./service_matrix.ts";
 import { type DemoFacts, demoPassed, formatReport } from "./report.ts";
 import { verifyCapture } from "./verify_capture.ts";
 
@@ -47,7 +48,7 @@ export interface DemoOptions {
 
 const NODES = 2;
 const PODS_PER_NODE = 2;
-const STEPS = 10;
+const STEPS = 11;
 /** Each node's first pod publishes this port, so portmap has work to do. */
 const PORT_MAPPING: PortMapping = { hostPort: 8080, containerPort: 80, protocol: "tcp" };
 
@@ -85,6 +86,7 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
   let fabric: Fabric | undefined;
   let capture: Capture | undefined;
   let currentStep = "start";
+  let serviceLab: ServiceLab | undefined;
 
   // Ctrl-C or a CI time-out: the running step finishes (it cannot be cut safely), then the
   // teardown runs. A second signal sweeps at once and exits.
@@ -153,6 +155,8 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
           prefix: id,
           workDir: demoDir,
           configDir: opts.configDir,
+          // bagpipe-bgp (Python) needs well over 20 s to answer on a loaded machine.
+          readyTimeoutMs: 120_000,
           onStep: (m) => progress.note(m),
         });
         facts.fabric = fabric;
@@ -264,6 +268,20 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
       );
     });
 
+    await step(
+      "services: kube-proxy's rules on every node; pods, nodes and a client off the cluster ask each Service, NodePort and hostPort",
+      async () => {
+        const entry = facts.cnis[0]!.list.plugins.find((p) => p.type === PLUGIN_TYPE)!;
+        const clusterCidr = String((entry.ipam as Record<string, unknown>).subnet);
+        const { lab, matrix } = await runServiceMatrix(f, facts.pods, clusterCidr);
+        serviceLab = lab;
+        state.netns.push(lab.client.netns);
+        await saveDemoState(opts.stateFile, state);
+        facts.services = matrix;
+        for (const line of formatServiceMatrix(matrix)) progress.note(line);
+      },
+    );
+
     if (opts.keep) {
       await step("keep: leave it all running (--keep)", async () => {
         state.status = "kept";
@@ -282,6 +300,9 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
       await step(
         "teardown: DEL every pod through the chain, stop daemons, delete netns",
         async () => {
+          for (const problem of (await serviceLab?.close()) ?? []) {
+            progress.note(`service matrix clean-up: ${problem}`);
+          }
           for (const pod of [...facts.pods].reverse()) {
             await deletePod(pod);
             progress.note(`DEL ${pod.name}: ok`);

@@ -21,6 +21,7 @@ export type {
   VerifyReport,
   VerifyRoute,
   VerifySession,
+  VerifyWithdrawal,
 } from "./report_schema.ts";
 export { FINDING_KINDS, REPORT_SCHEMA_VERSION } from "./report_schema.ts";
 

@@ -7,6 +7,9 @@
 //! - `vd_new(ports_ptr, n_ports, mtu, flags) -> 1|0`: starts a run (ports: u16 array; flags
 //!   bit 0 disables the fast path for plain VXLAN frames, bit 1 leaves the timeline out of
 //!   the report).
+//! - `vd_seed(ptr, len) -> routes`: loads snapshot routes (records of src/snapshot.rs) after
+//!   `vd_new` and before the first `vd_feed`; on a malformed record nothing is loaded and it
+//!   returns `0x8000_0000 | index of the record`.
 //! - `vd_feed(ptr, len, eof) -> consumed`: decodes whole records; the caller keeps the rest.
 //! - `vd_packets() -> f64`: frames decoded so far (progress).
 //! - `vd_status() -> u32`: 0 readable so far, 1 input unreadable (unknown format/broken framing).
@@ -20,6 +23,7 @@ pub mod decoder;
 pub mod journal;
 pub mod report;
 pub mod session;
+pub mod snapshot;
 pub mod stream;
 pub mod util;
 pub mod wire;
@@ -77,6 +81,21 @@ pub extern "C" fn vd_new(ports: *const u16, n_ports: usize, mtu: u32, flags: u32
         DECODER = Some(Decoder::new(opts));
     }
     1
+}
+
+/// Loads control-plane snapshot records (src/snapshot.rs) into the run started by `vd_new`;
+/// returns the number of routes, or `0x8000_0000 | index` of the first malformed record.
+#[no_mangle]
+pub extern "C" fn vd_seed(ptr: *const u8, len: usize) -> u32 {
+    let d = match decoder() {
+        Some(d) if !ptr.is_null() => d,
+        _ => return 0x8000_0000,
+    };
+    let buf = unsafe { core::slice::from_raw_parts(ptr, len) };
+    match d.seed(buf) {
+        Ok(n) => n.min(0x7fff_ffff),
+        Err((index, _)) => 0x8000_0000 | index.min(0x7fff_ffff),
+    }
 }
 
 /// Decodes whole records from `len` bytes at `ptr`; returns how many bytes were consumed.

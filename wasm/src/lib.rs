@@ -12,6 +12,8 @@
 //!   returns `0x8000_0000 | index of the record`.
 //! - `vd_feed(ptr, len, eof) -> consumed`: decodes whole records; the caller keeps the rest.
 //! - `vd_packets() -> f64`: frames decoded so far (progress).
+//! - `vd_findings() -> u32`, `vd_findings_since(from, retptr)`: findings so far, and those from
+//!   id `from` on as JSON (handed out like the report), while the run goes on.
 //! - `vd_status() -> u32`: 0 readable so far, 1 input unreadable (unknown format/broken framing).
 //! - `vd_report(retptr)`: finishes the run and writes `[ptr, len, cap]` of the JSON bytes at
 //!   `retptr`; the caller copies them out and calls `vd_free_report(ptr, cap)`.
@@ -110,6 +112,32 @@ pub extern "C" fn vd_feed(ptr: *const u8, len: usize, eof: u32) -> usize {
     }
     let buf = unsafe { core::slice::from_raw_parts(ptr, len) };
     d.feed(buf, eof != 0)
+}
+
+/// Findings so far (`verify --live` asks for new ones with `vd_findings_since`).
+#[no_mangle]
+pub extern "C" fn vd_findings() -> u32 {
+    decoder().map_or(0, |d| d.journal.findings.len() as u32)
+}
+
+/// Writes the findings from id `from` on as a JSON array, handed out like `vd_report`'s
+/// bytes (`[ptr, len, cap]` at `retptr`, freed with `vd_free_report`); the run goes on.
+#[no_mangle]
+pub extern "C" fn vd_findings_since(from: u32, retptr: *mut u32) {
+    if retptr.is_null() {
+        return;
+    }
+    let mut out = match decoder() {
+        Some(d) => report::findings_since(d, from as usize).out,
+        None => Vec::new(),
+    };
+    let (ptr, len, cap) = (out.as_mut_ptr(), out.len(), out.capacity());
+    core::mem::forget(out);
+    unsafe {
+        *retptr = ptr as usize as u32;
+        *retptr.add(1) = len as u32;
+        *retptr.add(2) = cap as u32;
+    }
 }
 
 /// Frames decoded so far.

@@ -609,6 +609,17 @@ fn findings(w: &mut JsonWriter, d: &Decoder) {
     w.end_array();
 }
 
+/// The findings from id `from` on, as a JSON array (what `verify --live` prints as it goes).
+pub fn findings_since(d: &Decoder, from: usize) -> JsonWriter {
+    let mut w = JsonWriter::new();
+    w.begin_array();
+    for (id, f) in d.journal.findings.iter().enumerate().skip(from) {
+        finding(&mut w, d, id, f);
+    }
+    w.end_array();
+    w
+}
+
 fn finding(w: &mut JsonWriter, d: &Decoder, id: usize, f: &Finding) {
     let s = &f.subject;
     // A duplicate MAC is about one address: its subject's second MAC is not a destination.

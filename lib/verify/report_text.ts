@@ -181,14 +181,26 @@ function routes(r: VerifyReport): string[] {
     `EVPN routes per VTEP and VNI (${r.routes.length} routes, ${r.summary.routes_active} active)`,
   ];
   let shown = 0;
+  // Grouped once: a snapshot may hold 100,000 routes over thousands of VTEPs.
+  const byVtep = new Map<string, VerifyRoute[]>();
+  for (const x of r.routes) {
+    const list = byVtep.get(x.vtep);
+    if (list) list.push(x);
+    else byVtep.set(x.vtep, [x]);
+  }
+  const segments = new Map(r.segments.map((s) => [`${s.vtep} ${s.vni}`, s]));
   for (const v of r.vteps) {
-    const mine = r.routes.filter((x) => x.vtep === v.address);
+    const mine = byVtep.get(v.address) ?? [];
     if (mine.length === 0) continue;
     out.push(`  VTEP ${v.address}: ${v.routes_active}/${v.routes} routes active`);
     const byVni = new Map<number, VerifyRoute[]>();
-    for (const x of mine) byVni.set(x.vni, [...(byVni.get(x.vni) ?? []), x]);
+    for (const x of mine) {
+      const list = byVni.get(x.vni);
+      if (list) list.push(x);
+      else byVni.set(x.vni, [x]);
+    }
     for (const [vni, list] of [...byVni].sort((a, b) => a[0] - b[0])) {
-      const seg = r.segments.find((s) => s.vtep === v.address && s.vni === vni);
+      const seg = segments.get(`${v.address} ${vni}`);
       const imet = seg
         ? (seg.imet_active ? "IMET active" : seg.imet_ever ? "IMET withdrawn" : "no IMET")
         : "";

@@ -8,12 +8,15 @@ import type { SnapshotRoute } from "./route.ts";
 /** Thrown with the route's position and what is wrong when a route cannot be encoded. */
 export class RouteEncodingError extends Error {}
 
+const IPV4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
+
 function ipv4(text: string, what: string): number[] {
-  const parts = text.split(".");
-  if (parts.length !== 4 || parts.some((p) => !/^\d{1,3}$/.test(p) || Number(p) > 255)) {
+  const m = IPV4.exec(text);
+  const parts = m ? [Number(m[1]), Number(m[2]), Number(m[3]), Number(m[4])] : [];
+  if (!m || parts.some((p) => p > 255)) {
     throw new RouteEncodingError(`${what} "${text}" is not an IPv4 address`);
   }
-  return parts.map(Number);
+  return parts;
 }
 
 function ipv6(text: string, what: string): number[] {
@@ -50,16 +53,57 @@ export function ipBytes(text: string, what: string): number[] {
   return text.includes(":") ? ipv6(text, what) : ipv4(text, what);
 }
 
-function u16(n: number): number[] {
-  return [(n >> 8) & 0xff, n & 0xff];
-}
+/** Appends bytes to one growing buffer: a 100,000-route snapshot is encoded without a
+ * temporary array per field. */
+class ByteWriter {
+  buf = new Uint8Array(1 << 16);
+  len = 0;
 
-function u24(n: number): number[] {
-  return [(n >> 16) & 0xff, (n >> 8) & 0xff, n & 0xff];
-}
+  #room(n: number): void {
+    if (this.len + n <= this.buf.length) return;
+    const next = new Uint8Array(Math.max(this.buf.length * 2, this.len + n));
+    next.set(this.buf.subarray(0, this.len));
+    this.buf = next;
+  }
 
-function u32(n: number): number[] {
-  return [(n >>> 24) & 0xff, (n >> 16) & 0xff, (n >> 8) & 0xff, n & 0xff];
+  u8(n: number): void {
+    this.#room(1);
+    this.buf[this.len++] = n & 0xff;
+  }
+
+  u16(n: number): void {
+    this.#room(2);
+    this.buf[this.len++] = (n >> 8) & 0xff;
+    this.buf[this.len++] = n & 0xff;
+  }
+
+  u24(n: number): void {
+    this.u8(n >> 16);
+    this.u16(n);
+  }
+
+  u32(n: number): void {
+    this.u16(n >>> 16);
+    this.u16(n & 0xffff);
+  }
+
+  bytes(b: readonly number[]): void {
+    this.#room(b.length);
+    for (const x of b) this.buf[this.len++] = x;
+  }
+
+  /** Writes a 16-bit length placeholder at the current position; returns where it is. */
+  mark(): number {
+    this.u16(0);
+    return this.len;
+  }
+
+  /** Fills the placeholder of `mark` with the bytes written since, as a 16-bit length. */
+  fill(at: number): void {
+    const n = this.len - at;
+    this.buf[at - 2] = (n >> 8) & 0xff;
+    this.buf[at - 1] = n & 0xff;
+  }
 }
 
 function uint(text: string, max: number, what: string): number {
@@ -69,110 +113,120 @@ function uint(text: string, max: number, what: string): number {
   return Number(text);
 }
 
-/** `ADMIN:NN` with `ADMIN` an IPv4 address or an ASN: [type-specific 6 bytes, 2-byte type]. */
-function adminAssigned(text: string, what: string, rdType: boolean): number[] {
+/** `ADMIN:NN` with `ADMIN` an IPv4 address or an ASN, as an RD (`rdType`) or a route target. */
+function adminAssigned(w: ByteWriter, text: string, what: string, rdType: boolean): void {
   const cut = text.lastIndexOf(":");
   if (cut <= 0) throw new RouteEncodingError(`${what} "${text}" is not ADMIN:NUMBER`);
   const admin = text.slice(0, cut);
   const nn = text.slice(cut + 1);
   if (admin.includes(".")) {
-    return [...u16(rdType ? 1 : 0x0102), ...ipv4(admin, what), ...u16(uint(nn, 0xffff, what))];
+    w.u16(rdType ? 1 : 0x0102);
+    w.bytes(ipv4(admin, what));
+    w.u16(uint(nn, 0xffff, what));
+    return;
   }
   const asn = uint(admin, 0xffffffff, what);
   if (asn <= 0xffff) {
-    return [...u16(rdType ? 0 : 0x0002), ...u16(asn), ...u32(uint(nn, 0xffffffff, what))];
+    w.u16(rdType ? 0 : 0x0002);
+    w.u16(asn);
+    w.u32(uint(nn, 0xffffffff, what));
+  } else {
+    w.u16(rdType ? 2 : 0x0202);
+    w.u32(asn);
+    w.u16(uint(nn, 0xffff, what));
   }
-  return [...u16(rdType ? 2 : 0x0202), ...u32(asn), ...u16(uint(nn, 0xffff, what))];
 }
 
-function mac(text: string): number[] {
-  if (!/^([0-9a-fA-F]{2}[:-]){5}[0-9a-fA-F]{2}$/.test(text)) {
-    throw new RouteEncodingError(`MAC "${text}" is not a MAC address`);
-  }
-  return text.split(/[:-]/).map((h) => parseInt(h, 16));
+const MAC =
+  /^([0-9a-fA-F]{2})[:-]([0-9a-fA-F]{2})[:-]([0-9a-fA-F]{2})[:-]([0-9a-fA-F]{2})[:-]([0-9a-fA-F]{2})[:-]([0-9a-fA-F]{2})$/;
+
+function mac(w: ByteWriter, text: string): void {
+  const m = MAC.exec(text);
+  if (!m) throw new RouteEncodingError(`MAC "${text}" is not a MAC address`);
+  for (let i = 1; i <= 6; i++) w.u8(parseInt(m[i]!, 16));
 }
 
-const ZERO_ESI = new Array(10).fill(0);
-
-function nlri(r: SnapshotRoute): number[] {
-  const rd = adminAssigned(r.rd, "route distinguisher", true);
-  const etag = u32(r.ethernetTag);
+function nlri(w: ByteWriter, r: SnapshotRoute): void {
+  w.u8(r.type);
+  const at = w.len + 1;
+  w.u8(0);
+  adminAssigned(w, r.rd, "route distinguisher", true);
   if (r.type === 2) {
     if (r.mac === undefined) throw new RouteEncodingError("MAC/IP route without a MAC");
+    for (let i = 0; i < 10; i++) w.u8(0); // single-homed: ESI 0
+    w.u32(r.ethernetTag);
+    w.u8(48);
+    mac(w, r.mac);
     const ip = r.ip ? ipBytes(r.ip, "IP") : [];
-    return [...rd, ...ZERO_ESI, ...etag, 48, ...mac(r.mac), ip.length * 8, ...ip, ...u24(r.vni)];
+    w.u8(ip.length * 8);
+    w.bytes(ip);
+    w.u24(r.vni);
+  } else {
+    if (r.originator === undefined) {
+      throw new RouteEncodingError("inclusive multicast route without an originator");
+    }
+    w.u32(r.ethernetTag);
+    const orig = ipBytes(r.originator, "originator");
+    w.u8(orig.length * 8);
+    w.bytes(orig);
   }
-  if (r.originator === undefined) {
-    throw new RouteEncodingError("inclusive multicast route without an originator");
-  }
-  const orig = ipBytes(r.originator, "originator");
-  return [...rd, ...etag, orig.length * 8, ...orig];
+  w.buf[at - 1] = w.len - at;
 }
 
-function communities(r: SnapshotRoute): number[] {
+function communities(w: ByteWriter, r: SnapshotRoute): void {
+  const at = w.mark();
   // VXLAN encapsulation first: it says the label is the whole VNI.
-  const out = [0x03, 0x0c, 0, 0, 0, 0, 0, 8];
-  for (const rt of r.routeTargets) out.push(...adminAssigned(rt, "route target", false));
+  w.bytes([0x03, 0x0c, 0, 0, 0, 0, 0, 8]);
+  for (const rt of r.routeTargets) adminAssigned(w, rt, "route target", false);
   if (r.mobility) {
-    out.push(0x06, 0x00, r.mobility.sticky ? 1 : 0, 0, ...u32(r.mobility.sequence));
+    w.bytes([0x06, 0x00, r.mobility.sticky ? 1 : 0, 0]);
+    w.u32(r.mobility.sequence);
   }
-  return out;
+  w.fill(at);
 }
 
-function pmsi(r: SnapshotRoute): number[] {
-  if (r.type !== 3) return [];
+function pmsi(w: ByteWriter, r: SnapshotRoute): void {
+  if (r.type !== 3) return w.u8(0);
   const endpoint = ipBytes(r.pmsiEndpoint ?? r.nextHop, "PMSI tunnel endpoint");
   // Ingress replication (6), label = VNI.
-  return [0, 6, ...u24(r.vni), ...endpoint];
+  w.u8(5 + endpoint.length);
+  w.bytes([0, 6]);
+  w.u24(r.vni);
+  w.bytes(endpoint);
 }
 
-/** One route as a seed record. @throws RouteEncodingError saying which field is wrong. */
-export function encodeRoute(r: SnapshotRoute): number[] {
+/** Appends one route as a seed record. @throws RouteEncodingError saying which field is wrong. */
+function encodeRoute(w: ByteWriter, r: SnapshotRoute): void {
   if (!Number.isInteger(r.vni) || r.vni < 0 || r.vni > 0xffffff) {
     throw new RouteEncodingError(`VNI ${r.vni} is not 0-16777215`);
   }
   if (!Number.isInteger(r.ethernetTag) || r.ethernetTag < 0 || r.ethernetTag > 0xffffffff) {
     throw new RouteEncodingError(`Ethernet tag ${r.ethernetTag} is not a 32-bit number`);
   }
-  const n = nlri(r);
+  const at = w.mark();
+  nlri(w, r);
   const nh = ipBytes(r.nextHop, "next hop");
-  const ext = communities(r);
-  const p = pmsi(r);
-  const body = [
-    r.type,
-    n.length,
-    ...n,
-    nh.length,
-    ...nh,
-    ...u16(ext.length),
-    ...ext,
-    p.length,
-    ...p,
-  ];
-  return [...u16(body.length), ...body];
+  w.u8(nh.length);
+  w.bytes(nh);
+  communities(w, r);
+  pmsi(w, r);
+  w.fill(at);
 }
 
 /** All routes as one buffer of seed records. @throws RouteEncodingError naming the route. */
 export function encodeRoutes(routes: readonly SnapshotRoute[]): Uint8Array {
-  const chunks: number[][] = [];
-  let total = 0;
+  const w = new ByteWriter();
   routes.forEach((r, i) => {
+    const start = w.len;
     try {
-      const rec = encodeRoute(r);
-      chunks.push(rec);
-      total += rec.length;
+      encodeRoute(w, r);
     } catch (e) {
+      w.len = start;
       const what = r.type === 2 ? `MAC ${r.mac}` : `originator ${r.originator}`;
       throw new RouteEncodingError(
         `route ${i + 1} (type ${r.type}, RD ${r.rd}, ${what}): ${(e as Error).message}`,
       );
     }
   });
-  const out = new Uint8Array(total);
-  let off = 0;
-  for (const c of chunks) {
-    out.set(c, off);
-    off += c.length;
-  }
-  return out;
+  return w.buf.slice(0, w.len);
 }

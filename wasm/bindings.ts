@@ -83,16 +83,23 @@ export class DecoderInstance {
   /**
    * Copies `ports` in as u16 values and starts a run; false when the module refused them.
    * `fastPath: false` sends every frame through the general decoder (for equivalence tests);
-   * `timeline: false` leaves the report's timeline empty.
+   * `timeline: false` leaves the report's timeline empty; `brief` lists at most 256
+   * withdrawals.
    */
-  start(ports: readonly number[], mtu: number, fastPath = true, timeline = true): boolean {
+  start(
+    ports: readonly number[],
+    mtu: number,
+    fastPath = true,
+    timeline = true,
+    brief = false,
+  ): boolean {
     const len = ports.length * 2;
     const ptr = this.malloc(Math.max(len, 2));
     try {
       const view = new DataView(this.getUint8Memory().buffer, ptr, Math.max(len, 2));
       ports.forEach((p, i) => view.setUint16(i * 2, p, true));
-      return this.#wasm.vd_new(ptr, ports.length, mtu, (fastPath ? 0 : 1) | (timeline ? 0 : 2)) ===
-        1;
+      const flags = (fastPath ? 0 : 1) | (timeline ? 0 : 2) | (brief ? 4 : 0);
+      return this.#wasm.vd_new(ptr, ports.length, mtu, flags) === 1;
     } finally {
       this.free(ptr, Math.max(len, 2));
     }

@@ -47,6 +47,11 @@ export interface DecodeOptions {
    */
   timeline?: boolean;
   /**
+   * List at most 256 withdrawals (default false; `summary.withdrawals` still counts them all):
+   * the text report shows no more, and a busy fabric's capture holds tens of thousands.
+   */
+  brief?: boolean;
+  /**
    * Control-plane snapshot at the capture's start, as seed records (lib/verify/rib/encode.ts):
    * loaded before the first packet; the capture's UPDATEs apply on top.
    */
@@ -115,7 +120,8 @@ export async function decodeCapture(
   }
   const chunk = options.chunkSize ?? DEFAULT_CHUNK;
   const wasm = idle.pop() ?? DecoderInstance.instantiate(await loadModule());
-  if (!wasm.start(ports, mtu, options.fastPath ?? true, options.timeline ?? true)) {
+  const brief = options.brief ?? false;
+  if (!wasm.start(ports, mtu, options.fastPath ?? true, options.timeline ?? true, brief)) {
     idle.push(wasm);
     throw new Error(`failed to start the verify decoder: more than 7 extra VXLAN ports`);
   }

@@ -155,6 +155,7 @@ export async function verifyCommand(argv: string[]): Promise<number> {
       snapshot: seed.records,
       // Only the JSON and the HTML page show the timeline.
       timeline: args.json || args.html !== undefined,
+      brief: !args.json && args.html === undefined,
       onProgress: ({ bytes, packets }) => {
         const now = performance.now();
         if (now - lastProgress < 1000) return;

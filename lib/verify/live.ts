@@ -315,6 +315,7 @@ export async function runLive(args: LiveArgs, nodeCheck?: NodeCheck): Promise<nu
       // Small reads: findings are printed as their packets arrive.
       chunkSize: 64 << 10,
       timeline: args.json || args.html !== undefined,
+      brief: !args.json && args.html === undefined,
       onFindings: (fresh) => fresh.forEach(printFinding),
     });
     const status = await tcpdump.child.status;

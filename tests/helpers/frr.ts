@@ -3,7 +3,10 @@
  * underlay, peering with the fabric's route reflector for l2vpn evpn, as
  * /work/shared/docs/frr-interop.md describes: its own config, pid and vty socket paths in a
  * frr-owned temp directory, started as user frr, stopped with SIGTERM. Used to produce real
- * `show bgp l2vpn evpn json` output for `verify --rib`.
+ * `show bgp l2vpn evpn json` output for `verify --rib`, and, with `vnis`, real FRR UPDATEs:
+ * FRR packs several into one TCP segment, as the issue's captures showed. Each VNI gets a
+ * bridge, a VXLAN device and a veth host port; MACs put in the bridge's fdb on that port are
+ * advertised as MAC-only type-2 routes (RT 64512:VNI, FRR's default).
  */
 import type { Fabric } from "../../lib/fabric/fabric.ts";
 import { DaemonProcess } from "../../lib/fabric/daemon_process.ts";
@@ -20,6 +23,8 @@ export interface FrrPeer {
   netns: string;
   /** Runs `vtysh -c COMMAND` against this speaker; its stdout. */
   vtysh(command: string): Promise<string>;
+  /** Adds static fdb entries for `macs` on the VNI's host port: FRR advertises each. */
+  addMacs(vni: number, macs: string[]): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -40,7 +45,7 @@ async function run(argv: string[]): Promise<string> {
 }
 
 /** Starts FRR beside `fabric` and waits until its session with the reflector is Established. */
-export async function startFrrPeer(fabric: Fabric): Promise<FrrPeer> {
+export async function startFrrPeer(fabric: Fabric, vnis: number[] = []): Promise<FrrPeer> {
   const netns = `${fabric.id}-frr`;
   const port = `${fabric.id.slice(-6)}-frr`;
   const dir = await Deno.makeTempDir({ prefix: "bcni-frr-" });
@@ -71,6 +76,31 @@ export async function startFrrPeer(fabric: Fabric): Promise<FrrPeer> {
     await run(["ip", "-n", netns, "addr", "add", `${FRR_IP}/24`, "dev", UNDERLAY_IFACE]);
     await run(["ip", "-n", netns, "link", "set", UNDERLAY_IFACE, "up"]);
     await run(["ip", "-n", netns, "link", "set", "lo", "up"]);
+    for (const vni of vnis) {
+      const ip = ["ip", "-n", netns, "link"];
+      await run([...ip, "add", `br${vni}`, "type", "bridge", "stp_state", "0"]);
+      await run([
+        ...ip,
+        "add",
+        `vx${vni}`,
+        "type",
+        "vxlan",
+        "id",
+        `${vni}`,
+        "local",
+        FRR_IP,
+        "dstport",
+        "4789",
+        "nolearning",
+      ]);
+      // The host port: one end of a veth pair (the kernel here has no dummy module).
+      await run([...ip, "add", `hp${vni}`, "type", "veth", "peer", "name", `hq${vni}`]);
+      await run([...ip, "set", `hq${vni}`, "up"]);
+      for (const dev of [`vx${vni}`, `hp${vni}`]) {
+        await run([...ip, "set", dev, "master", `br${vni}`, "up"]);
+      }
+      await run([...ip, "set", `br${vni}`, "up"]);
+    }
     await Deno.writeTextFile(`${dir}/zebra.conf`, "hostname frr-zebra\n");
     await Deno.writeTextFile(
       `${dir}/bgpd.conf`,
@@ -83,6 +113,7 @@ export async function startFrrPeer(fabric: Fabric): Promise<FrrPeer> {
         ` neighbor ${REFLECTOR_IP} update-source ${FRR_IP}`,
         " address-family l2vpn evpn",
         `  neighbor ${REFLECTOR_IP} activate`,
+        ...(vnis.length ? ["  advertise-all-vni"] : []),
         " exit-address-family",
         "",
       ].join("\n"),
@@ -131,7 +162,23 @@ export async function startFrrPeer(fabric: Fabric): Promise<FrrPeer> {
       const s = await vtysh(`show bgp neighbors ${REFLECTOR_IP} json`).catch(() => "{}");
       return (JSON.parse(s)[REFLECTOR_IP]?.bgpState === "Established") ? true : undefined;
     });
-    return { netns, vtysh, stop };
+    const addMacs = async (vni: number, macs: string[]) => {
+      const batch = macs.map((m) => `fdb add ${m} dev hp${vni} master static`).join("\n") + "\n";
+      const child = new Deno.Command("bridge", {
+        args: ["-n", netns, "-batch", "-"],
+        stdin: "piped",
+        stdout: "null",
+        stderr: "piped",
+      }).spawn();
+      const w = child.stdin.getWriter();
+      await w.write(new TextEncoder().encode(batch));
+      await w.close();
+      const out = await child.output();
+      if (!out.success) {
+        throw new Error(`bridge fdb add in ${netns}: ${new TextDecoder().decode(out.stderr)}`);
+      }
+    };
+    return { netns, vtysh, addMacs, stop };
   } catch (e) {
     await stop();
     throw e;

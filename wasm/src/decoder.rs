@@ -38,14 +38,20 @@ pub struct Options {
     /// Write the timeline into the report (the text report does not print it, and it is
     /// over half of a large report's JSON).
     pub timeline: bool,
+    /// List at most `BRIEF_WITHDRAWALS` withdrawals in the report (the text report shows no
+    /// more; a capture of a busy fabric holds tens of thousands).
+    pub brief: bool,
 }
+
+/// Withdrawals listed by a brief report.
+pub const BRIEF_WITHDRAWALS: usize = 256;
 
 impl Options {
     /// Defaults: UDP 4789 only, 1500-byte underlay.
     pub fn new() -> Self {
         let mut ports = [0u16; MAX_VXLAN_PORTS];
         ports[0] = vxlan::PORT;
-        Options { vxlan_ports: ports, n_ports: 1, underlay_mtu: 1500, fast_path: true, timeline: true }
+        Options { vxlan_ports: ports, n_ports: 1, underlay_mtu: 1500, fast_path: true, timeline: true, brief: false }
     }
 
     /// Adds a VXLAN UDP port; false when the list is full.

@@ -6,7 +6,7 @@
 //! - `vd_alloc(len) -> ptr`, `vd_free(ptr, len)`: byte buffers in linear memory.
 //! - `vd_new(ports_ptr, n_ports, mtu, flags) -> 1|0`: starts a run (ports: u16 array; flags
 //!   bit 0 disables the fast path for plain VXLAN frames, bit 1 leaves the timeline out of
-//!   the report).
+//!   the report, bit 2 lists at most 256 withdrawals).
 //! - `vd_seed(ptr, len) -> routes`: loads snapshot routes (records of src/snapshot.rs) after
 //!   `vd_new` and before the first `vd_feed`; on a malformed record nothing is loaded and it
 //!   returns `0x8000_0000 | index of the record`.
@@ -68,6 +68,7 @@ pub extern "C" fn vd_new(ports: *const u16, n_ports: usize, mtu: u32, flags: u32
     let mut opts = Options::new();
     opts.fast_path = flags & 1 == 0;
     opts.timeline = flags & 2 == 0;
+    opts.brief = flags & 4 != 0;
     if mtu > 0 {
         opts.underlay_mtu = mtu;
     }

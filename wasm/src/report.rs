@@ -493,7 +493,8 @@ fn nlri_identity(w: &mut JsonWriter, n: &crate::bgp::evpn::EvpnRoute) {
 
 fn withdrawals(w: &mut JsonWriter, d: &Decoder) {
     w.begin_array_field("withdrawals");
-    for x in d.cp.withdrawals.iter() {
+    let listed = if d.opts.brief { crate::decoder::BRIEF_WITHDRAWALS } else { usize::MAX };
+    for x in d.cp.withdrawals.iter().take(listed) {
         let n = &x.nlri;
         let known = x.route.and_then(|id| d.cp.route(id));
         w.begin_object();

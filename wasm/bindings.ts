@@ -83,8 +83,8 @@ export class DecoderInstance {
   /**
    * Copies `ports` in as u16 values and starts a run; false when the module refused them.
    * `fastPath: false` sends every frame through the general decoder (for equivalence tests);
-   * `timeline: false` leaves the report's timeline empty; `brief` lists at most 256
-   * withdrawals.
+   * `timeline: false` leaves the report's timeline empty; `brief` lists at most 1024
+   * routes and 256 withdrawals.
    */
   start(
     ports: readonly number[],

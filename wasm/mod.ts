@@ -47,8 +47,9 @@ export interface DecodeOptions {
    */
   timeline?: boolean;
   /**
-   * List at most 256 withdrawals (default false; `summary.withdrawals` still counts them all):
-   * the text report shows no more, and a busy fabric's capture holds tens of thousands.
+   * List at most 1024 routes and 256 withdrawals (default false; `summary.routes` and
+   * `summary.withdrawals` still count them all): the text report shows no more, and a busy
+   * fabric's capture or a `--rib` snapshot holds far more.
    */
   brief?: boolean;
   /**

@@ -178,7 +178,7 @@ function routeLine(x: VerifyRoute): string {
 
 function routes(r: VerifyReport): string[] {
   const out = [
-    `EVPN routes per VTEP and VNI (${r.routes.length} routes, ${r.summary.routes_active} active)`,
+    `EVPN routes per VTEP and VNI (${r.summary.routes} routes, ${r.summary.routes_active} active)`,
   ];
   let shown = 0;
   // Grouped once: a snapshot may hold 100,000 routes over thousands of VTEPs.
@@ -189,9 +189,15 @@ function routes(r: VerifyReport): string[] {
     else byVtep.set(x.vtep, [x]);
   }
   const segments = new Map(r.segments.map((s) => [`${s.vtep} ${s.vni}`, s]));
+  let vteps = 0;
   for (const v of r.vteps) {
     const mine = byVtep.get(v.address) ?? [];
     if (mine.length === 0) continue;
+    // Past the route limit, VTEP headers alone would still be one line per VTEP.
+    if (shown >= TEXT_LIMITS.routes) {
+      vteps++;
+      continue;
+    }
     out.push(`  VTEP ${v.address}: ${v.routes_active}/${v.routes} routes active`);
     const byVni = new Map<number, VerifyRoute[]>();
     for (const x of mine) {
@@ -211,7 +217,8 @@ function routes(r: VerifyReport): string[] {
       }
     }
   }
-  out.push(...more(r.routes.length, Math.min(shown, TEXT_LIMITS.routes)));
+  out.push(...more(r.summary.routes, Math.min(shown, TEXT_LIMITS.routes)));
+  if (vteps > 0) out.push(`  … and ${vteps} more VTEPs with routes (see --json)`);
   for (const u of r.summary.unknown_route_types) {
     out.push(`  route type ${u.type}: ${u.count} skipped (not decoded)`);
   }

@@ -38,13 +38,16 @@ pub struct Options {
     /// Write the timeline into the report (the text report does not print it, and it is
     /// over half of a large report's JSON).
     pub timeline: bool,
-    /// List at most `BRIEF_WITHDRAWALS` withdrawals in the report (the text report shows no
-    /// more; a capture of a busy fabric holds tens of thousands).
+    /// List at most `BRIEF_WITHDRAWALS` withdrawals and `BRIEF_ROUTES` routes in the report
+    /// (the text report shows no more; a busy fabric's capture or snapshot holds far more).
     pub brief: bool,
 }
 
 /// Withdrawals listed by a brief report.
 pub const BRIEF_WITHDRAWALS: usize = 256;
+/// Routes listed by a brief report (the text report prints 200; a `--rib` snapshot may hold
+/// 100,000, whose JSON alone took seconds to write and read back).
+pub const BRIEF_ROUTES: usize = 1024;
 
 impl Options {
     /// Defaults: UDP 4789 only, 1500-byte underlay.

@@ -6,7 +6,7 @@
 //! - `vd_alloc(len) -> ptr`, `vd_free(ptr, len)`: byte buffers in linear memory.
 //! - `vd_new(ports_ptr, n_ports, mtu, flags) -> 1|0`: starts a run (ports: u16 array; flags
 //!   bit 0 disables the fast path for plain VXLAN frames, bit 1 leaves the timeline out of
-//!   the report, bit 2 lists at most 256 withdrawals).
+//!   the report, bit 2 lists at most 1024 routes and 256 withdrawals: the text report's run).
 //! - `vd_seed(ptr, len) -> routes`: loads snapshot routes (records of src/snapshot.rs) after
 //!   `vd_new` and before the first `vd_feed`; on a malformed record nothing is loaded and it
 //!   returns `0x8000_0000 | index of the record`.

@@ -373,7 +373,8 @@ fn tunnel_type_name(t: u16) -> &'static str {
 
 fn routes(w: &mut JsonWriter, d: &Decoder) {
     w.begin_array_field("routes");
-    for (id, r) in d.cp.routes.iter().enumerate() {
+    let listed = if d.opts.brief { crate::decoder::BRIEF_ROUTES } else { usize::MAX };
+    for (id, r) in d.cp.routes.iter().enumerate().take(listed) {
         route(w, id, r);
     }
     w.end_array();

@@ -11,8 +11,11 @@ export interface DecoderExports {
   vd_alloc(len: number): number;
   vd_free(ptr: number, len: number): void;
   vd_new(portsPtr: number, nPorts: number, mtu: number, flags: number): number;
+  vd_seed(ptr: number, len: number): number;
   vd_feed(ptr: number, len: number, eof: number): number;
   vd_packets(): number;
+  vd_findings(): number;
+  vd_findings_since(from: number, retptr: number): void;
   vd_status(): number;
   vd_report(retptr: number): void;
   vd_free_report(ptr: number, cap: number): void;
@@ -23,8 +26,11 @@ const EXPORTS: (keyof DecoderExports)[] = [
   "vd_alloc",
   "vd_free",
   "vd_new",
+  "vd_seed",
   "vd_feed",
   "vd_packets",
+  "vd_findings",
+  "vd_findings_since",
   "vd_status",
   "vd_report",
   "vd_free_report",
@@ -77,18 +83,45 @@ export class DecoderInstance {
   /**
    * Copies `ports` in as u16 values and starts a run; false when the module refused them.
    * `fastPath: false` sends every frame through the general decoder (for equivalence tests);
-   * `timeline: false` leaves the report's timeline empty.
+   * `timeline: false` leaves the report's timeline empty; `brief` lists at most 1024
+   * routes and 256 withdrawals.
    */
-  start(ports: readonly number[], mtu: number, fastPath = true, timeline = true): boolean {
+  start(
+    ports: readonly number[],
+    mtu: number,
+    fastPath = true,
+    timeline = true,
+    brief = false,
+  ): boolean {
     const len = ports.length * 2;
     const ptr = this.malloc(Math.max(len, 2));
     try {
       const view = new DataView(this.getUint8Memory().buffer, ptr, Math.max(len, 2));
       ports.forEach((p, i) => view.setUint16(i * 2, p, true));
-      return this.#wasm.vd_new(ptr, ports.length, mtu, (fastPath ? 0 : 1) | (timeline ? 0 : 2)) ===
-        1;
+      const flags = (fastPath ? 0 : 1) | (timeline ? 0 : 2) | (brief ? 4 : 0);
+      return this.#wasm.vd_new(ptr, ports.length, mtu, flags) === 1;
     } finally {
       this.free(ptr, Math.max(len, 2));
+    }
+  }
+
+  /**
+   * Copies snapshot seed records (wasm/src/snapshot.rs) in and loads them into the run
+   * `start` began; returns the number of routes loaded.
+   * @throws Error naming the first record the module rejected (nothing is loaded then).
+   */
+  seed(records: Uint8Array): number {
+    const len = Math.max(records.length, 1);
+    const ptr = this.malloc(len);
+    try {
+      this.getUint8Memory().set(records, ptr);
+      const n = this.#wasm.vd_seed(ptr, records.length) >>> 0;
+      if (n & 0x8000_0000) {
+        throw new Error(`the verify decoder rejected snapshot record ${(n & 0x7fff_ffff) + 1}`);
+      }
+      return n;
+    } finally {
+      this.free(ptr, len);
     }
   }
 
@@ -112,11 +145,26 @@ export class DecoderInstance {
     return this.#wasm.vd_status() === 1;
   }
 
+  /** Number of findings so far. */
+  findings(): number {
+    return this.#wasm.vd_findings();
+  }
+
+  /** The findings from id `from` on, as JSON text; the run goes on. */
+  findingsSince(from: number): string {
+    return this.#takeBytes((retptr) => this.#wasm.vd_findings_since(from, retptr));
+  }
+
   /** Finishes the run and returns the JSON report text (copied out, then freed inside). */
   takeReport(): string {
+    return this.#takeBytes((retptr) => this.#wasm.vd_report(retptr));
+  }
+
+  /** Calls `produce` with a return slot, copies the bytes it hands out as text, frees them. */
+  #takeBytes(produce: (retptr: number) => void): string {
     const retptr = this.malloc(12);
     try {
-      this.#wasm.vd_report(retptr);
+      produce(retptr);
       const words = new Uint32Array(this.getUint8Memory().buffer, retptr, 3);
       const [ptr, len, cap] = [words[0], words[1], words[2]];
       try {

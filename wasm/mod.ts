@@ -11,7 +11,7 @@
  * ```
  */
 import { DecoderInstance } from "./bindings.ts";
-import { type VerifyReport, VerifyReportSchema } from "./report_schema.ts";
+import { type VerifyFinding, type VerifyReport, VerifyReportSchema } from "./report_schema.ts";
 import { checkShape } from "./shape.ts";
 import { compileShape } from "./shape_compiled.ts";
 
@@ -21,6 +21,7 @@ export type {
   VerifyReport,
   VerifyRoute,
   VerifySession,
+  VerifyWithdrawal,
 } from "./report_schema.ts";
 export { FINDING_KINDS, REPORT_SCHEMA_VERSION } from "./report_schema.ts";
 
@@ -45,8 +46,22 @@ export interface DecodeOptions {
    * large report's cost.
    */
   timeline?: boolean;
+  /**
+   * List at most 1024 routes and 256 withdrawals (default false; `summary.routes` and
+   * `summary.withdrawals` still count them all): the text report shows no more, and a busy
+   * fabric's capture or a `--rib` snapshot holds far more.
+   */
+  brief?: boolean;
+  /**
+   * Control-plane snapshot at the capture's start, as seed records (lib/verify/rib/encode.ts):
+   * loaded before the first packet; the capture's UPDATEs apply on top.
+   */
+  snapshot?: Uint8Array;
   /** Called after each chunk with totals so far. */
   onProgress?: (progress: { bytes: number; packets: number }) => void;
+  /** Called after a chunk that raised new findings, with them (as the report will list them,
+   * with the counts so far). */
+  onFindings?: (findings: VerifyFinding[]) => void;
 }
 
 /** What decoding produced. */
@@ -106,11 +121,20 @@ export async function decodeCapture(
   }
   const chunk = options.chunkSize ?? DEFAULT_CHUNK;
   const wasm = idle.pop() ?? DecoderInstance.instantiate(await loadModule());
-  if (!wasm.start(ports, mtu, options.fastPath ?? true, options.timeline ?? true)) {
+  const brief = options.brief ?? false;
+  if (!wasm.start(ports, mtu, options.fastPath ?? true, options.timeline ?? true, brief)) {
     idle.push(wasm);
     throw new Error(`failed to start the verify decoder: more than 7 extra VXLAN ports`);
   }
-  const result = await run(wasm, source, chunk, options.onProgress);
+  if (options.snapshot && options.snapshot.length > 0) {
+    try {
+      wasm.seed(options.snapshot);
+    } catch (e) {
+      idle.push(wasm);
+      throw e;
+    }
+  }
+  const result = await run(wasm, source, chunk, options.onProgress, options.onFindings);
   // Reused only after a clean run: a trap leaves the module's state undefined.
   if (idle.length < MAX_IDLE) idle.push(wasm);
   return result;
@@ -125,7 +149,9 @@ async function run(
   source: ByteSource,
   chunk: number,
   onProgress: DecodeOptions["onProgress"],
+  onFindings: DecodeOptions["onFindings"],
 ): Promise<DecodeResult> {
+  let findingsSeen = 0;
   // Module buffer: a chunk plus room for the unfinished record carried over from the last one.
   const capacity = chunk + MAX_RECORD_BYTES + 4096;
   const ptr = wasm.malloc(capacity);
@@ -150,6 +176,11 @@ async function run(
     const consumed = wasm.feed(ptr, filled, eof);
     total += consumed;
     onProgress?.({ bytes: total, packets: wasm.packets() });
+    if (onFindings && wasm.findings() > findingsSeen) {
+      const fresh = JSON.parse(wasm.findingsSince(findingsSeen)) as VerifyFinding[];
+      findingsSeen += fresh.length;
+      onFindings(fresh);
+    }
     if (eof) break;
     if (wasm.unreadable()) {
       // Let the read in flight finish before the caller closes the source.

@@ -82,6 +82,8 @@ const Summary = z.object({
   routes: uint,
   routes_active: uint,
   flows: uint,
+  snapshot_routes: uint,
+  withdrawals: uint,
   unknown_route_types: z.array(z.object({ type: uint, count: uint })),
 });
 
@@ -120,6 +122,10 @@ const Session = z.object({
   directions: z.array(z.object({
     direction,
     open: z.nullable(Open),
+    inferred: z.nullable(z.object({
+      four_octet_as: z.nullable(z.bool),
+      add_path: z.nullable(z.bool),
+    })),
     messages: z.object({
       open: uint,
       update: uint,
@@ -235,6 +241,29 @@ const Route = z.object({
   last_change_time: time,
   advertisements: uint,
   withdrawals: uint,
+  from_snapshot: z.bool,
+});
+
+const Withdrawal = z.object({
+  packet: uint,
+  time,
+  session: uint,
+  direction,
+  type: uint,
+  type_name: Route.fields.type_name,
+  rd: z.object({ type: uint, value: z.str }),
+  path_id: z.optional(uint),
+  esi: z.optional(Esi),
+  ethernet_tag: z.optional(uint),
+  mac: z.optional(mac),
+  ip: z.optional(z.nullable(ip)),
+  prefix: z.optional(z.str),
+  gateway: z.optional(ip),
+  originator: z.optional(ip),
+  route: z.nullable(uint),
+  matched: z.bool,
+  vtep: z.nullable(ip),
+  vni: z.nullable(uint),
 });
 
 const Flow = z.object({
@@ -332,6 +361,7 @@ export const VerifyReportSchema = z.object({
   vteps: z.array(Vtep),
   segments: z.array(Segment),
   routes: z.array(Route),
+  withdrawals: z.array(Withdrawal),
   flows: z.array(Flow),
   findings: z.array(Finding),
   timeline: z.array(TimelineEvent),
@@ -346,6 +376,7 @@ export const VerifyReportSchema = z.object({
     index_overflow: uint,
     flow_packets_dropped: uint,
     sessions_dropped: uint,
+    withdrawals_dropped: uint,
     json_truncated: uint,
   }),
 });
@@ -358,5 +389,7 @@ export type VerifyFinding = VerifyReport["findings"][number];
 export type VerifyRoute = VerifyReport["routes"][number];
 /** One VXLAN flow of a report. */
 export type VerifyFlow = VerifyReport["flows"][number];
+/** One withdrawn NLRI of a report, with the route it named when known. */
+export type VerifyWithdrawal = VerifyReport["withdrawals"][number];
 /** One BGP session of a report. */
 export type VerifySession = VerifyReport["sessions"][number];

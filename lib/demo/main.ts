@@ -15,10 +15,12 @@ const HELP =
 Builds the seed blog's topology in network namespaces it creates (underlay, GoBGP route
 reflector, two nodes running the stock bagpipe-bgp), installs the plugin and conflist into each
 node's own CNI dirs, creates two pods per node through the conflist's chain (bagpipe → portmap)
-as kubelet would, pings every pod from every pod while capturing the fabric link, runs
-bagpipe-cni verify on the capture, writes kube-proxy's iptables-mode rules for one Service per
-node and asks each Service, NodePort and hostPort from every pod, every node and a client off the
-cluster (the Service matrix), and prints a report. Then it removes everything.
+as kubelet would, pings every pod from every pod, then captures the fabric link while they ping
+again (the capture starts after the pods exist, as an operator's would), runs bagpipe-cni verify
+on it with the route reflector's EVPN table as the snapshot (--rib), writes kube-proxy's
+iptables-mode rules for one Service per node and asks each Service, NodePort and hostPort from
+every pod, every node and a client off the cluster (the Service matrix), and prints a report. Then
+it removes everything.
 
   --keep               leave it all running; recorded in the state file
   --down               remove a kept demo (or one whose process was killed)

@@ -2,8 +2,10 @@
  * The demo: the seed blog's topology, built entirely in namespaces it creates. An underlay
  * bridge, a GoBGP route reflector and two nodes running the stock bagpipe-bgp; the plugin and
  * conflist installed into each node's own CNI dirs by `bagpipe-cni install`; two pods per node
- * created by running the conflist's chain as kubelet would; a ping matrix while the fabric link is
- * captured; `bagpipe-cni verify` on the capture; a report. Then everything is removed, unless
+ * created by running the conflist's chain as kubelet would; a ping matrix; then, as an operator
+ * would on a running fabric, a capture of the fabric link taken after the pods exist, the route
+ * reflector's EVPN table (`gobgp global rib -a evpn -j`) as the control plane at its start, and
+ * `bagpipe-cni verify CAPTURE --rib TABLE`; a report. Then everything is removed, unless
  * --keep (then `--down` removes it later, from the state file).
  */
 import { type Fabric, startFabric } from "../fabric/fabric.ts";
@@ -187,12 +189,6 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
       },
     );
 
-    capture = await step("capture: tcpdump on the fabric link", () => {
-      const file = `${f.workDir}/fabric.pcap`;
-      state.capture = file;
-      return f.startCapture(file);
-    });
-
     await step(
       `pods: ${PODS_PER_NODE} pods per node, ADD through the chain as kubelet runs it`,
       async () => {
@@ -251,22 +247,43 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
       }
     });
 
-    await step("verify: stop the capture, run bagpipe-cni verify on it", async () => {
-      await capture!.stop();
-      const bytes = (await Deno.stat(capture!.file)).size;
-      facts.capture = { file: capture!.file, bytes, saved: false };
-      if (opts.saveCapture) {
-        await Deno.copyFile(capture!.file, opts.saveCapture);
-        facts.capture = { file: opts.saveCapture, bytes, saved: true };
-        progress.note(`capture copied to ${opts.saveCapture}`);
-      }
-      facts.verify = await verifyCapture(facts.cnis[0]!.plugin, capture!.file);
-      progress.note(
-        facts.verify.state === "verdict"
-          ? `verify exited ${facts.verify.exitCode}`
-          : facts.verify.why,
+    const rib = `${f.workDir}/reflector-rib.json`;
+    capture = await step("capture: after the pods exist, tcpdump on the fabric link", async () => {
+      // BGP sends nothing new on a quiet fabric: the reflector's table is the control plane.
+      const table = await f.exec(f.reflector.netns, ["gobgp", "global", "rib", "-a", "evpn", "-j"]);
+      if (table.code !== 0) throw new Error(`gobgp global rib -a evpn -j: ${table.stderr}`);
+      await Deno.writeTextFile(rib, table.stdout);
+      const file = `${f.workDir}/fabric.pcap`;
+      state.capture = file;
+      return f.startCapture(file);
+    });
+
+    await step("traffic: every pod pings every other pod again, captured", async () => {
+      await pingMatrix(
+        (netns, argv) => execInNetns(netns.slice(netns.lastIndexOf("/") + 1), argv),
+        facts.pods,
       );
     });
+
+    await step(
+      "verify: stop the capture, run bagpipe-cni verify on it with the table",
+      async () => {
+        await capture!.stop();
+        const bytes = (await Deno.stat(capture!.file)).size;
+        facts.capture = { file: capture!.file, bytes, saved: false };
+        if (opts.saveCapture) {
+          await Deno.copyFile(capture!.file, opts.saveCapture);
+          facts.capture = { file: opts.saveCapture, bytes, saved: true };
+          progress.note(`capture copied to ${opts.saveCapture}`);
+        }
+        facts.verify = await verifyCapture(facts.cnis[0]!.plugin, capture!.file, [rib]);
+        progress.note(
+          facts.verify.state === "verdict"
+            ? `verify exited ${facts.verify.exitCode}`
+            : facts.verify.why,
+        );
+      },
+    );
 
     await step(
       "services: kube-proxy's rules on every node; pods, nodes and a client off the cluster ask each Service, NodePort and hostPort",

@@ -1,5 +1,5 @@
 /**
- * Runs `bagpipe-cni verify FILE --json` through the installed CLI (the same executable kubelet
+ * Runs `bagpipe-cni verify FILE [--rib TABLE]... --json` through the installed CLI (the same executable kubelet
  * runs, without CNI_COMMAND) and reads its verdict. When this build has no verify command the
  * outcome says so; a verdict is never made up.
  */
@@ -22,9 +22,19 @@ export type VerifyOutcome =
     exitCode: number;
   };
 
-/** Runs the installed plugin's verify on the capture file. */
-export async function verifyCapture(plugin: string, file: string): Promise<VerifyOutcome> {
-  const out = await runCommand([plugin, "verify", file, "--json"]);
+/** Runs the installed plugin's verify on the capture file, with control-plane snapshots. */
+export async function verifyCapture(
+  plugin: string,
+  file: string,
+  ribs: string[] = [],
+): Promise<VerifyOutcome> {
+  const out = await runCommand([
+    plugin,
+    "verify",
+    file,
+    ...ribs.flatMap((r) => ["--rib", r]),
+    "--json",
+  ]);
   return readVerifyOutput(out.code, out.stdout, out.stderr);
 }
 

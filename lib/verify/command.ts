@@ -1,5 +1,6 @@
 /**
- * `bagpipe-cni verify FILE [--json] [--html OUT] [--vxlan-port N]… [--underlay-mtu N]`: decodes a capture
+ * `bagpipe-cni verify FILE [--rib SNAPSHOT]… [--json] [--html OUT] [--vxlan-port N]…
+ * [--underlay-mtu N]` (or `verify --live`, lib/verify/live.ts): decodes a capture
  * (pcap/pcapng) of BGP EVPN and VXLAN, holds every VXLAN frame against the EVPN control plane
  * at the moment it was captured, and reports sessions, routes, flows and findings.
  *
@@ -13,17 +14,25 @@
  * ```
  */
 import { parseCliArgs } from "../cli/args.ts";
-import { decodeCapture, type VerifyReport } from "../../wasm/mod.ts";
-import { renderReport } from "./report_text.ts";
+import { decodeCapture } from "../../wasm/mod.ts";
+import { EXIT, exitCodeFor, writeReport } from "./report_output.ts";
+
+export { EXIT, exitCodeFor };
 import { renderHtmlReport } from "./html/render.ts";
 import { atomicWrite } from "../atomic_write.ts";
-
-/** Exit codes of the verify command. */
-export const EXIT = { consistent: 0, errors: 1, unreadable: 2 } as const;
+import { loadSnapshot, type Snapshot, SnapshotError, snapshotRecords } from "./rib/load.ts";
 
 const USAGE =
-  `usage: bagpipe-cni verify FILE [--json] [--html OUT] [--vxlan-port N]... [--underlay-mtu N]
+  `usage: bagpipe-cni verify FILE [--rib SNAPSHOT]... [--json] [--html OUT] [--vxlan-port N]...
+                           [--underlay-mtu N]
+       bagpipe-cni verify --live [--interface IF] [--duration S] [--bagpipe-url URL]
+                           [--save FILE] [--json] [--html OUT]
   FILE              pcap or pcapng capture (detected by magic)
+  --rib SNAPSHOT    the EVPN routes at the capture's start, repeatable; the capture's UPDATEs
+                    apply on top. Format detected from the content: bagpipe-bgp's looking glass
+                    routes (JSON), \`gobgp global rib -a evpn -j\` (or a neighbour's adj-in/out),
+                    FRR's \`show bgp l2vpn evpn route detail json\`
+  --live            capture on this node now (see --live --help)
   --json            print the JSON report (schema: lib/verify/SCHEMA.md)
   --html OUT        also write a self-contained HTML page: fabric diagram, timeline, findings
   --vxlan-port N    also decode UDP port N as VXLAN (4789 always is), repeatable, e.g. 8472
@@ -38,6 +47,8 @@ export interface VerifyArgs {
   html?: string;
   vxlanPorts: number[];
   underlayMtu: number;
+  /** Control-plane snapshots (`--rib`), in order. */
+  ribs: string[];
 }
 
 /**
@@ -53,6 +64,7 @@ export async function parseVerifyArgs(argv: string[]): Promise<VerifyArgs> {
       html: { type: "string" },
       "vxlan-port": { type: "string", multiple: true, default: [] },
       "underlay-mtu": { type: "string", default: "1500" },
+      rib: { type: "string", multiple: true, default: [] },
       help: { type: "boolean", short: "h", default: false },
     },
   });
@@ -72,23 +84,49 @@ export async function parseVerifyArgs(argv: string[]): Promise<VerifyArgs> {
     throw new Error(`--underlay-mtu "${values["underlay-mtu"]}" is not a number 68-65535`);
   }
   if (values.html === "") throw new Error("--html needs a file name");
+  if (values.rib.some((f) => f === "")) throw new Error("--rib needs a file name");
   return {
     file: positionals[0],
     json: values.json,
     html: values.html,
     vxlanPorts,
     underlayMtu: mtu,
+    ribs: values.rib,
   };
 }
 
-/** The exit code a report calls for. */
-export function exitCodeFor(report: VerifyReport, readable: boolean): number {
-  if (!readable) return EXIT.unreadable;
-  return report.summary.errors > 0 ? EXIT.errors : EXIT.consistent;
+/**
+ * Reads every `--rib` snapshot and encodes their routes for the decoder; on a bad snapshot
+ * prints what is wrong with which file and returns undefined.
+ */
+export async function loadSnapshots(
+  files: readonly string[],
+): Promise<{ records: Uint8Array; snapshots: Snapshot[] } | undefined> {
+  try {
+    const snapshots: Snapshot[] = [];
+    for (const f of files) snapshots.push(await loadSnapshot(f));
+    for (const s of snapshots) {
+      console.error(
+        `verify: snapshot ${s.file}: ${s.format}, ${s.routes.length} EVPN routes` +
+          (s.skipped ? ` (${s.skipped} of other route types left out)` : ""),
+      );
+    }
+    return { records: snapshotRecords(snapshots), snapshots };
+  } catch (e) {
+    if (e instanceof SnapshotError) {
+      console.error(`verify: ${e.message}`);
+      return undefined;
+    }
+    throw e;
+  }
 }
 
 /** Runs `verify` with the arguments after "verify"; prints the report; returns the exit code. */
 export async function verifyCommand(argv: string[]): Promise<number> {
+  if (argv.includes("--live")) {
+    const { liveCommand } = await import("./live.ts");
+    return liveCommand(argv.filter((a) => a !== "--live"));
+  }
   let args: VerifyArgs;
   try {
     args = await parseVerifyArgs(argv);
@@ -97,6 +135,8 @@ export async function verifyCommand(argv: string[]): Promise<number> {
     console.error(msg === "help requested" ? USAGE : `verify: ${msg}\n${USAGE}`);
     return EXIT.unreadable;
   }
+  const seed = await loadSnapshots(args.ribs);
+  if (!seed) return EXIT.unreadable;
   let file: Deno.FsFile;
   let size = 0;
   try {
@@ -112,8 +152,10 @@ export async function verifyCommand(argv: string[]): Promise<number> {
     const { report, readable } = await decodeCapture(file, {
       vxlanPorts: args.vxlanPorts,
       underlayMtu: args.underlayMtu,
+      snapshot: seed.records,
       // Only the JSON and the HTML page show the timeline.
       timeline: args.json || args.html !== undefined,
+      brief: !args.json && args.html === undefined,
       onProgress: ({ bytes, packets }) => {
         const now = performance.now();
         if (now - lastProgress < 1000) return;
@@ -150,18 +192,11 @@ export async function verifyCommand(argv: string[]): Promise<number> {
       }
       console.error(`verify: wrote ${args.html}`);
     }
-    writeStdout(args.json ? JSON.stringify(report) + "\n" : renderReport(report, args.file));
+    writeReport(report, args.json, args.file);
     return exitCodeFor(report, readable);
   } finally {
     file.close();
   }
-}
-
-/** One synchronous write loop: the async write measured 5-8 ms for a 39 kB report. */
-function writeStdout(text: string): void {
-  const bytes = new TextEncoder().encode(text);
-  let off = 0;
-  while (off < bytes.length) off += Deno.stdout.writeSync(bytes.subarray(off));
 }
 
 if (import.meta.main) Deno.exit(await verifyCommand(Deno.args));

@@ -1,9 +1,15 @@
 /** Renders a verify report as readable text: sessions, routes per VTEP/VNI, flows, findings. */
-import type { VerifyReport, VerifyRoute } from "../../wasm/mod.ts";
+import type { VerifyReport, VerifyRoute, VerifySession, VerifyWithdrawal } from "../../wasm/mod.ts";
 import { describeFinding } from "./describe.ts";
 
 /** Lines shown per section before "… N more (see --json)". */
-export const TEXT_LIMITS = { sessions: 50, routes: 200, flows: 100, findings: 200 };
+export const TEXT_LIMITS = {
+  sessions: 50,
+  routes: 200,
+  withdrawals: 200,
+  flows: 100,
+  findings: 200,
+};
 
 const LINK_TYPES: Record<number, string> = {
   0: "BSD loopback",
@@ -51,7 +57,13 @@ export function renderReport(r: VerifyReport, file: string): string {
       `input    ${c.fatal_error.what}: ${c.fatal_error.why} (${c.fatal_error.value}); decoding stopped`,
     );
   }
-  out.push("", ...sessions(r), "", ...routes(r), "", ...flows(r), "", ...findings(r));
+  if (r.summary.snapshot_routes > 0) {
+    out.push(
+      `snapshot ${r.summary.snapshot_routes} routes loaded (--rib) as the control plane at the start`,
+    );
+  }
+  out.push("", ...sessions(r), "", ...routes(r), "", ...withdrawals(r), "", ...flows(r));
+  out.push("", ...findings(r));
   if (r.limits.decode_errors_total > 0) {
     out.push("", `Decode errors (${r.limits.decode_errors_total})`);
     for (const e of r.decode_errors.slice(0, 20)) {
@@ -89,7 +101,7 @@ function sessions(r: VerifyReport): string[] {
           )
             .join(" ")
         }`
-        : "no OPEN seen";
+        : `no OPEN seen${inferred(d.inferred)}`;
       out.push(
         `     ${who}: ${open}; OPEN ${m.open} UPDATE ${m.update} KEEPALIVE ${m.keepalive} ` +
           `NOTIFICATION ${m.notification} ROUTE-REFRESH ${m.route_refresh}; EVPN +${d.evpn_advertised} ` +
@@ -103,6 +115,43 @@ function sessions(r: VerifyReport): string[] {
       `  NOTIFICATION session #${n.session} pkt ${n.packet}: ${n.code}/${n.subcode} ${n.code_name} / ${n.subcode_name}`,
     );
   }
+  return out;
+}
+
+function inferred(i: VerifySession["directions"][number]["inferred"]): string {
+  if (!i) return "";
+  const say = (v: boolean | null, name: string) =>
+    v === null ? `${name} unknown` : `${name} ${v ? "yes" : "no"}`;
+  return ` (inferred from UPDATEs: ${say(i.four_octet_as, "4-octet AS")}, ${
+    say(i.add_path, "ADD-PATH")
+  })`;
+}
+
+/** What a withdrawal names: route type, RD, Ethernet tag and MAC/IP or originator. */
+export function withdrawalName(w: VerifyWithdrawal): string {
+  const what = w.type_name === "mac_ip"
+    ? `${w.mac}${w.ip ? " " + w.ip : ""}`
+    : w.type_name === "inclusive_multicast"
+    ? `originator ${w.originator}`
+    : w.type_name === "ip_prefix"
+    ? `${w.prefix}`
+    : `ESI ${w.esi?.value}`;
+  const tag = w.ethernet_tag !== undefined ? `  tag ${w.ethernet_tag}` : "";
+  return `${w.type_name} ${what}  RD ${w.rd.value}${tag}`;
+}
+
+function withdrawals(r: VerifyReport): string[] {
+  const out = [`Withdrawals (${r.summary.withdrawals})`];
+  for (const w of r.withdrawals.slice(0, TEXT_LIMITS.withdrawals)) {
+    const where = w.vtep !== null
+      ? `VTEP ${w.vtep} VNI ${w.vni}`
+      : "VTEP and VNI unknown (announced before the capture)";
+    const note = w.matched ? "" : "  (not advertised by this session in the capture)";
+    out.push(
+      `  pkt ${w.packet} session #${w.session}: ${withdrawalName(w)}  ${where}${note}`,
+    );
+  }
+  out.push(...more(r.summary.withdrawals, Math.min(r.withdrawals.length, TEXT_LIMITS.withdrawals)));
   return out;
 }
 
@@ -120,23 +169,44 @@ function routeLine(x: VerifyRoute): string {
   const mob = x.mac_mobility
     ? ` seq ${x.mac_mobility.sequence}${x.mac_mobility.sticky ? " sticky" : ""}`
     : "";
+  const seen = x.from_snapshot
+    ? `snapshot, last change pkt ${x.last_change_packet}`
+    : `pkts ${x.first_packet}-${x.last_change_packet}`;
   return `${x.type_name} ${what}  RD ${x.rd.value}  ${x.label_kind} ${x.vni}${mob}  ${state} ` +
-    `(+${x.advertisements} -${x.withdrawals}, pkts ${x.first_packet}-${x.last_change_packet})`;
+    `(+${x.advertisements} -${x.withdrawals}, ${seen})`;
 }
 
 function routes(r: VerifyReport): string[] {
   const out = [
-    `EVPN routes per VTEP and VNI (${r.routes.length} routes, ${r.summary.routes_active} active)`,
+    `EVPN routes per VTEP and VNI (${r.summary.routes} routes, ${r.summary.routes_active} active)`,
   ];
   let shown = 0;
+  // Grouped once: a snapshot may hold 100,000 routes over thousands of VTEPs.
+  const byVtep = new Map<string, VerifyRoute[]>();
+  for (const x of r.routes) {
+    const list = byVtep.get(x.vtep);
+    if (list) list.push(x);
+    else byVtep.set(x.vtep, [x]);
+  }
+  const segments = new Map(r.segments.map((s) => [`${s.vtep} ${s.vni}`, s]));
+  let vteps = 0;
   for (const v of r.vteps) {
-    const mine = r.routes.filter((x) => x.vtep === v.address);
+    const mine = byVtep.get(v.address) ?? [];
     if (mine.length === 0) continue;
+    // Past the route limit, VTEP headers alone would still be one line per VTEP.
+    if (shown >= TEXT_LIMITS.routes) {
+      vteps++;
+      continue;
+    }
     out.push(`  VTEP ${v.address}: ${v.routes_active}/${v.routes} routes active`);
     const byVni = new Map<number, VerifyRoute[]>();
-    for (const x of mine) byVni.set(x.vni, [...(byVni.get(x.vni) ?? []), x]);
+    for (const x of mine) {
+      const list = byVni.get(x.vni);
+      if (list) list.push(x);
+      else byVni.set(x.vni, [x]);
+    }
     for (const [vni, list] of [...byVni].sort((a, b) => a[0] - b[0])) {
-      const seg = r.segments.find((s) => s.vtep === v.address && s.vni === vni);
+      const seg = segments.get(`${v.address} ${vni}`);
       const imet = seg
         ? (seg.imet_active ? "IMET active" : seg.imet_ever ? "IMET withdrawn" : "no IMET")
         : "";
@@ -147,7 +217,8 @@ function routes(r: VerifyReport): string[] {
       }
     }
   }
-  out.push(...more(r.routes.length, Math.min(shown, TEXT_LIMITS.routes)));
+  out.push(...more(r.summary.routes, Math.min(shown, TEXT_LIMITS.routes)));
+  if (vteps > 0) out.push(`  … and ${vteps} more VTEPs with routes (see --json)`);
   for (const u of r.summary.unknown_route_types) {
     out.push(`  route type ${u.type}: ${u.count} skipped (not decoded)`);
   }

@@ -6,9 +6,11 @@
  *
  * Prints `BENCH name value unit` lines. Runs standalone (`deno run -A tests/bench/verify.ts`)
  * or through `deno task bench verify`. VERIFY_BENCH_PACKETS changes the size,
- * VERIFY_BENCH_TSHARK=0 skips tshark (about 45 s per million packets here).
+ * VERIFY_BENCH_TSHARK=0 skips tshark (about 45 s per million packets here). Then
+ * `verify_rib_load_ms` for a 100,000-route `--rib` snapshot (verify_rib.ts).
  */
 import { ROGUE_FRAMES, ROGUE_MAC, writeBenchCapture } from "./verify_capture.ts";
+import { benchRibLoad } from "./verify_rib.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const BUNDLE = `${ROOT}dist/bagpipe-cni.js`;
@@ -147,6 +149,7 @@ export async function benchVerify(): Promise<void> {
     bench("verify_4x_pkts_per_s", pps4, "pkt/s");
     // tcpdump's rate is linear in packets; verify's fixed start-up matters less on the 4x file.
     bench("verify_4x_vs_tcpdump_rate_ratio", pps4 / (total / tcpdump.seconds), "x", 1);
+    await benchRibLoad(verifyArgs);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -12,6 +12,11 @@ use crate::util::index_map::{bytes_eq, hash_bytes, IndexMap, Key};
 pub const MAX_ROUTES: usize = 1 << 18;
 const MAX_SEGMENTS: usize = 1 << 16;
 const MAX_MACS: usize = 1 << 18;
+/// Withdrawals listed one by one in the report; more are only counted.
+pub const MAX_WITHDRAWALS: usize = 1 << 16;
+/// The holder of routes loaded from a control-plane snapshot (`--rib`): the view at the
+/// capture's start, before any captured session said anything.
+pub const SNAPSHOT_HOLDER: u32 = u32::MAX - 1;
 /// Sessions (directions) that can hold one route at once.
 pub const MAX_HOLDERS: usize = 8;
 /// Distinct route targets tracked per VTEP/VNI segment.
@@ -42,6 +47,22 @@ pub struct Route {
     pub last_ns: u64,
     pub advertisements: u32,
     pub withdrawals: u32,
+    /// Loaded from a snapshot (`--rib`) rather than first seen in the capture.
+    pub from_snapshot: bool,
+}
+
+/// One withdrawn NLRI as the UPDATE named it, with the route it withdrew when that route is
+/// known (advertised earlier in the capture or in a snapshot): its VTEP and VNI.
+#[derive(Clone, Copy)]
+pub struct Withdrawal {
+    pub nlri: EvpnRoute,
+    pub holder: u32,
+    pub pkt: u64,
+    pub ns: u64,
+    /// Id of the route with this NLRI's key, if any was known.
+    pub route: Option<u32>,
+    /// The withdrawing session held the route (advertised it in the capture, or the snapshot had it).
+    pub matched: bool,
 }
 
 impl Route {
@@ -198,6 +219,12 @@ pub struct ControlPlane {
     pub routes_dropped: u64,
     pub index_overflow: u64,
     pub withdrawals_unmatched: u64,
+    /// Every explicit withdrawal (MP_UNREACH_NLRI) in capture order, up to `MAX_WITHDRAWALS`.
+    pub withdrawals: Vec<Withdrawal>,
+    pub withdrawals_dropped: u64,
+    /// Routes were loaded from a snapshot: a session's advertisement or withdrawal of one of
+    /// them takes it over from the snapshot.
+    pub seeded: bool,
     /// Per holder (session direction): ids of routes it advertised, possibly stale, so a
     /// session that ends releases its routes without scanning the whole table.
     held: Vec<Vec<u32>>,
@@ -226,6 +253,9 @@ impl ControlPlane {
             routes_dropped: 0,
             index_overflow: 0,
             withdrawals_unmatched: 0,
+            withdrawals: Vec::new(),
+            withdrawals_dropped: 0,
+            seeded: false,
             held: Vec::new(),
         }
     }
@@ -336,6 +366,12 @@ impl ControlPlane {
         if was_active && changed {
             self.apply(id, false);
         }
+        if self.seeded && origin.holder != SNAPSHOT_HOLDER {
+            // The session now speaks for the route: its withdrawal must end it.
+            if let Some(r) = self.routes.get_mut(id as usize) {
+                r.holders.remove(SNAPSHOT_HOLDER);
+            }
+        }
         if let Some(r) = self.routes.get_mut(id as usize) {
             r.holders.insert(origin.holder);
             r.advertisements = r.advertisements.saturating_add(1);
@@ -372,6 +408,7 @@ impl ControlPlane {
             last_ns: origin.ns,
             advertisements: 0,
             withdrawals: 0,
+            from_snapshot: origin.holder == SNAPSHOT_HOLDER,
         };
         try_push(&mut self.routes, fresh, MAX_ROUTES)
     }
@@ -391,20 +428,36 @@ impl ControlPlane {
     /// Records a withdrawal by `origin.holder` (out of line, like `advertise`).
     #[inline(never)]
     pub fn withdraw(&mut self, nlri: &EvpnRoute, origin: Origin, j: &mut Journal) -> bool {
-        let id = match self.keys.find(&nlri.key()) {
-            Some(id) => id,
-            None => {
+        let id = self.keys.find(&nlri.key());
+        let holders = id.and_then(|id| self.routes.get(id as usize)).map(|r| r.holders);
+        let held = holders.map_or(false, |h| h.as_slice().contains(&origin.holder));
+        // A route known only from the snapshot: this session is the one that had advertised it.
+        let from_snapshot = !held && self.seeded && holders.map_or(false, |h| h.as_slice().contains(&SNAPSHOT_HOLDER));
+        self.note_withdrawal(nlri, origin, id, held || from_snapshot);
+        let id = match id {
+            Some(id) if held || from_snapshot => id,
+            _ => {
                 self.withdrawals_unmatched += 1;
                 return false;
             }
         };
-        let held = self.routes.get(id as usize).map_or(false, |r| r.holders.as_slice().contains(&origin.holder));
-        if !held {
-            self.withdrawals_unmatched += 1;
-            return false;
+        if from_snapshot {
+            // Handed over to the withdrawing session, so the timeline names it.
+            if let Some(r) = self.routes.get_mut(id as usize) {
+                r.holders.remove(SNAPSHOT_HOLDER);
+                r.holders.insert(origin.holder);
+            }
         }
         self.release(id, origin, EventKind::Withdraw, j);
         true
+    }
+
+    /// Lists a withdrawal for the report (bounded; beyond the cap only counted).
+    fn note_withdrawal(&mut self, nlri: &EvpnRoute, origin: Origin, route: Option<u32>, matched: bool) {
+        let w = Withdrawal { nlri: *nlri, holder: origin.holder, pkt: origin.pkt, ns: origin.ns, route, matched };
+        if !try_push(&mut self.withdrawals, w, MAX_WITHDRAWALS) {
+            self.withdrawals_dropped += 1;
+        }
     }
 
     /// Drops every route held by `holder` (the session ended).

@@ -38,14 +38,23 @@ pub struct Options {
     /// Write the timeline into the report (the text report does not print it, and it is
     /// over half of a large report's JSON).
     pub timeline: bool,
+    /// List at most `BRIEF_WITHDRAWALS` withdrawals and `BRIEF_ROUTES` routes in the report
+    /// (the text report shows no more; a busy fabric's capture or snapshot holds far more).
+    pub brief: bool,
 }
+
+/// Withdrawals listed by a brief report.
+pub const BRIEF_WITHDRAWALS: usize = 256;
+/// Routes listed by a brief report (the text report prints 200; a `--rib` snapshot may hold
+/// 100,000, whose JSON alone took seconds to write and read back).
+pub const BRIEF_ROUTES: usize = 1024;
 
 impl Options {
     /// Defaults: UDP 4789 only, 1500-byte underlay.
     pub fn new() -> Self {
         let mut ports = [0u16; MAX_VXLAN_PORTS];
         ports[0] = vxlan::PORT;
-        Options { vxlan_ports: ports, n_ports: 1, underlay_mtu: 1500, fast_path: true, timeline: true }
+        Options { vxlan_ports: ports, n_ports: 1, underlay_mtu: 1500, fast_path: true, timeline: true, brief: false }
     }
 
     /// Adds a VXLAN UDP port; false when the list is full.
@@ -110,6 +119,8 @@ pub struct Decoder {
     stream_bytes: usize,
     pub fatal: Option<DecodeError>,
     pub finished: bool,
+    /// Routes loaded from snapshots before the capture (`--rib`).
+    pub snapshot_routes: u32,
 }
 
 impl Decoder {
@@ -131,7 +142,18 @@ impl Decoder {
             stream_bytes: 0,
             fatal: None,
             finished: false,
+            snapshot_routes: 0,
         }
+    }
+
+    /// Loads snapshot records (see snapshot.rs) before any packet: the control plane at the
+    /// capture's start is then known, so sessions joined mid-stream miss nothing.
+    pub fn seed(&mut self, buf: &[u8]) -> core::result::Result<u32, (u32, DecodeError)> {
+        let n = crate::snapshot::load(buf, &mut self.cp, &mut self.journal)?;
+        self.snapshot_routes = self.snapshot_routes.saturating_add(n);
+        self.know.any_session = true;
+        self.know.version = self.know.version.wrapping_add(1);
+        Ok(n)
     }
 
     /// Decodes as many whole records of `buf` as possible; returns the bytes consumed.
@@ -431,7 +453,8 @@ impl Decoder {
             let mut s = Session::new(ipr.src, t.src_port, ipr.dst, t.dst_port, syn && t.flags & 0x10 == 0, pkt, ns);
             let starts_with_open = matches!(crate::bgp::message::parse_header(t.payload), Ok((_, crate::bgp::message::OPEN)));
             // Joined an existing session: routes advertised before the capture are unknown.
-            s.partial = !syn && !starts_with_open;
+            // A snapshot (`--rib`) says what they were.
+            s.partial = !syn && !starts_with_open && !self.cp.seeded;
             let id = self.sessions.len() as u32;
             if !try_push(&mut self.sessions, s, MAX_SESSIONS) {
                 self.sessions_dropped += 1;
@@ -485,7 +508,7 @@ impl Decoder {
                 }
                 let after_mem = s.dirs.get(dir).map_or(0, |d| d.stream.memory());
                 self.stream_bytes = self.stream_bytes.saturating_sub(before).saturating_add(after_mem);
-                let partial_now = gap || s.dirs.iter().any(|d| d.stream.started && !d.stream.from_start);
+                let partial_now = gap || (!self.cp.seeded && s.dirs.iter().any(|d| d.stream.started && !d.stream.from_start));
                 let est = !s.established && s.dirs.iter().all(|d| d.open.is_some()) && s.dirs.iter().any(|d| d.keepalive_after_open || d.messages[2] > 0);
                 (after, gap, partial_now, est)
             }

@@ -6,9 +6,14 @@
 //! - `vd_alloc(len) -> ptr`, `vd_free(ptr, len)`: byte buffers in linear memory.
 //! - `vd_new(ports_ptr, n_ports, mtu, flags) -> 1|0`: starts a run (ports: u16 array; flags
 //!   bit 0 disables the fast path for plain VXLAN frames, bit 1 leaves the timeline out of
-//!   the report).
+//!   the report, bit 2 lists at most 1024 routes and 256 withdrawals: the text report's run).
+//! - `vd_seed(ptr, len) -> routes`: loads snapshot routes (records of src/snapshot.rs) after
+//!   `vd_new` and before the first `vd_feed`; on a malformed record nothing is loaded and it
+//!   returns `0x8000_0000 | index of the record`.
 //! - `vd_feed(ptr, len, eof) -> consumed`: decodes whole records; the caller keeps the rest.
 //! - `vd_packets() -> f64`: frames decoded so far (progress).
+//! - `vd_findings() -> u32`, `vd_findings_since(from, retptr)`: findings so far, and those from
+//!   id `from` on as JSON (handed out like the report), while the run goes on.
 //! - `vd_status() -> u32`: 0 readable so far, 1 input unreadable (unknown format/broken framing).
 //! - `vd_report(retptr)`: finishes the run and writes `[ptr, len, cap]` of the JSON bytes at
 //!   `retptr`; the caller copies them out and calls `vd_free_report(ptr, cap)`.
@@ -20,6 +25,7 @@ pub mod decoder;
 pub mod journal;
 pub mod report;
 pub mod session;
+pub mod snapshot;
 pub mod stream;
 pub mod util;
 pub mod wire;
@@ -62,6 +68,7 @@ pub extern "C" fn vd_new(ports: *const u16, n_ports: usize, mtu: u32, flags: u32
     let mut opts = Options::new();
     opts.fast_path = flags & 1 == 0;
     opts.timeline = flags & 2 == 0;
+    opts.brief = flags & 4 != 0;
     if mtu > 0 {
         opts.underlay_mtu = mtu;
     }
@@ -79,6 +86,21 @@ pub extern "C" fn vd_new(ports: *const u16, n_ports: usize, mtu: u32, flags: u32
     1
 }
 
+/// Loads control-plane snapshot records (src/snapshot.rs) into the run started by `vd_new`;
+/// returns the number of routes, or `0x8000_0000 | index` of the first malformed record.
+#[no_mangle]
+pub extern "C" fn vd_seed(ptr: *const u8, len: usize) -> u32 {
+    let d = match decoder() {
+        Some(d) if !ptr.is_null() => d,
+        _ => return 0x8000_0000,
+    };
+    let buf = unsafe { core::slice::from_raw_parts(ptr, len) };
+    match d.seed(buf) {
+        Ok(n) => n.min(0x7fff_ffff),
+        Err((index, _)) => 0x8000_0000 | index.min(0x7fff_ffff),
+    }
+}
+
 /// Decodes whole records from `len` bytes at `ptr`; returns how many bytes were consumed.
 #[no_mangle]
 pub extern "C" fn vd_feed(ptr: *const u8, len: usize, eof: u32) -> usize {
@@ -91,6 +113,32 @@ pub extern "C" fn vd_feed(ptr: *const u8, len: usize, eof: u32) -> usize {
     }
     let buf = unsafe { core::slice::from_raw_parts(ptr, len) };
     d.feed(buf, eof != 0)
+}
+
+/// Findings so far (`verify --live` asks for new ones with `vd_findings_since`).
+#[no_mangle]
+pub extern "C" fn vd_findings() -> u32 {
+    decoder().map_or(0, |d| d.journal.findings.len() as u32)
+}
+
+/// Writes the findings from id `from` on as a JSON array, handed out like `vd_report`'s
+/// bytes (`[ptr, len, cap]` at `retptr`, freed with `vd_free_report`); the run goes on.
+#[no_mangle]
+pub extern "C" fn vd_findings_since(from: u32, retptr: *mut u32) {
+    if retptr.is_null() {
+        return;
+    }
+    let mut out = match decoder() {
+        Some(d) => report::findings_since(d, from as usize).out,
+        None => Vec::new(),
+    };
+    let (ptr, len, cap) = (out.as_mut_ptr(), out.len(), out.capacity());
+    core::mem::forget(out);
+    unsafe {
+        *retptr = ptr as usize as u32;
+        *retptr.add(1) = len as u32;
+        *retptr.add(2) = cap as u32;
+    }
 }
 
 /// Frames decoded so far.

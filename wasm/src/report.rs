@@ -25,6 +25,7 @@ pub fn write(d: &Decoder) -> JsonWriter {
     sessions(&mut w, d);
     vteps(&mut w, d);
     routes(&mut w, d);
+    withdrawals(&mut w, d);
     flows(&mut w, d);
     findings(&mut w, d);
     timeline(&mut w, d);
@@ -130,6 +131,8 @@ fn summary(w: &mut JsonWriter, d: &Decoder) {
     w.field_uint("routes", d.cp.routes.len() as u64);
     w.field_uint("routes_active", d.cp.routes.iter().filter(|r| r.active).count() as u64);
     w.field_uint("flows", d.flows.flows.len() as u64);
+    w.field_uint("snapshot_routes", d.snapshot_routes as u64);
+    w.field_uint("withdrawals", d.cp.withdrawals.len() as u64 + d.cp.withdrawals_dropped);
     w.begin_array_field("unknown_route_types");
     for (t, &c) in d.cp.unknown_route_types.iter().enumerate() {
         if c > 0 {
@@ -225,6 +228,15 @@ fn session(w: &mut JsonWriter, _d: &Decoder, id: usize, s: &Session) {
                 w.end_object();
             }
             w.end_array();
+            w.end_object();
+        });
+        // No OPEN captured: what the UPDATEs showed it would have said (null: not settled).
+        let inferred = (dir.open.is_none() && dir.stream.started).then_some(dir);
+        w.field_opt("inferred", inferred, |w, dir| {
+            let known = |v: u8| (v != crate::session::NOT_YET).then_some(v == crate::session::YES);
+            w.begin_object();
+            w.field_opt("four_octet_as", known(dir.inferred_four_octet_as), JsonWriter::boolean);
+            w.field_opt("add_path", known(dir.inferred_add_path), JsonWriter::boolean);
             w.end_object();
         });
         w.begin_object_field("messages");
@@ -361,7 +373,8 @@ fn tunnel_type_name(t: u16) -> &'static str {
 
 fn routes(w: &mut JsonWriter, d: &Decoder) {
     w.begin_array_field("routes");
-    for (id, r) in d.cp.routes.iter().enumerate() {
+    let listed = if d.opts.brief { crate::decoder::BRIEF_ROUTES } else { usize::MAX };
+    for (id, r) in d.cp.routes.iter().enumerate().take(listed) {
         route(w, id, r);
     }
     w.end_array();
@@ -374,46 +387,13 @@ fn route(w: &mut JsonWriter, id: usize, r: &Route) {
     w.field_uint("id", id as u64);
     w.field_uint("type", t as u64);
     w.field_str("type_name", route_type_name(t));
-    w.begin_object_field("rd");
-    let rdv = rd::decode(&n.rd);
-    let rd_type = match rdv {
-        RdValue::As2 { .. } => 0,
-        RdValue::Ipv4 { .. } => 1,
-        RdValue::As4 { .. } => 2,
-        RdValue::Unknown { rd_type } => rd_type as u64,
-    };
-    w.field_uint("type", rd_type);
-    w.field("value");
-    match rdv {
-        RdValue::As2 { asn, nn } => w.joined_uints(&[asn as u64, nn as u64], b':'),
-        RdValue::Ipv4 { ip, nn } => w.ip_colon_uint(ip, nn as u64),
-        RdValue::As4 { asn, nn } => w.joined_uints(&[asn as u64, nn as u64], b':'),
-        RdValue::Unknown { .. } => w.hex(&n.rd, None),
-    }
-    w.end_object();
+    rd_json(w, &n.rd);
     w.field_ip("vtep", &r.vtep());
     w.field_ip("next_hop", &r.attrs.vtep);
     if n.path_id != 0 {
         w.field_uint("path_id", n.path_id as u64);
     }
-    if t == 1 || t == 2 || t == 4 || t == 5 {
-        esi_json(w, &n.esi);
-    }
-    if t != 4 {
-        w.field_uint("ethernet_tag", n.etag as u64);
-    }
-    if t == 2 {
-        w.field_mac("mac", &n.mac);
-        w.field_opt("ip", (n.ip_bits != 0).then_some(&n.ip), JsonWriter::ip);
-    }
-    if t == 5 {
-        w.field("prefix");
-        w.prefix(&n.ip, n.prefix_len);
-        w.field_ip("gateway", &n.gateway);
-    }
-    if t == 3 || t == 4 {
-        w.field_ip("originator", &n.originator);
-    }
+    nlri_identity(w, n);
     if t == 1 || t == 2 || t == 5 {
         w.field_uint("label1", n.label1 as u64);
     }
@@ -465,7 +445,79 @@ fn route(w: &mut JsonWriter, id: usize, r: &Route) {
     w.field_seconds("last_change_time", r.last_ns);
     w.field_uint("advertisements", r.advertisements as u64);
     w.field_uint("withdrawals", r.withdrawals as u64);
+    w.field_bool("from_snapshot", r.from_snapshot);
     w.end_object();
+}
+
+fn rd_json(w: &mut JsonWriter, rd_bytes: &[u8; 8]) {
+    w.begin_object_field("rd");
+    let rdv = rd::decode(rd_bytes);
+    let rd_type = match rdv {
+        RdValue::As2 { .. } => 0,
+        RdValue::Ipv4 { .. } => 1,
+        RdValue::As4 { .. } => 2,
+        RdValue::Unknown { rd_type } => rd_type as u64,
+    };
+    w.field_uint("type", rd_type);
+    w.field("value");
+    match rdv {
+        RdValue::As2 { asn, nn } => w.joined_uints(&[asn as u64, nn as u64], b':'),
+        RdValue::Ipv4 { ip, nn } => w.ip_colon_uint(ip, nn as u64),
+        RdValue::As4 { asn, nn } => w.joined_uints(&[asn as u64, nn as u64], b':'),
+        RdValue::Unknown { .. } => w.hex(rd_bytes, None),
+    }
+    w.end_object();
+}
+
+/// The fields that name a route (what a withdrawal says), by route type.
+fn nlri_identity(w: &mut JsonWriter, n: &crate::bgp::evpn::EvpnRoute) {
+    let t = n.route_type;
+    if t == 1 || t == 2 || t == 4 || t == 5 {
+        esi_json(w, &n.esi);
+    }
+    if t != 4 {
+        w.field_uint("ethernet_tag", n.etag as u64);
+    }
+    if t == 2 {
+        w.field_mac("mac", &n.mac);
+        w.field_opt("ip", (n.ip_bits != 0).then_some(&n.ip), JsonWriter::ip);
+    }
+    if t == 5 {
+        w.field("prefix");
+        w.prefix(&n.ip, n.prefix_len);
+        w.field_ip("gateway", &n.gateway);
+    }
+    if t == 3 || t == 4 {
+        w.field_ip("originator", &n.originator);
+    }
+}
+
+fn withdrawals(w: &mut JsonWriter, d: &Decoder) {
+    w.begin_array_field("withdrawals");
+    let listed = if d.opts.brief { crate::decoder::BRIEF_WITHDRAWALS } else { usize::MAX };
+    for x in d.cp.withdrawals.iter().take(listed) {
+        let n = &x.nlri;
+        let known = x.route.and_then(|id| d.cp.route(id));
+        w.begin_object();
+        w.field_uint("packet", x.pkt);
+        w.field_seconds("time", x.ns);
+        w.field_uint("session", (x.holder / 2) as u64);
+        w.field_str("direction", dir_name((x.holder % 2) as usize));
+        w.field_uint("type", n.route_type as u64);
+        w.field_str("type_name", route_type_name(n.route_type));
+        rd_json(w, &n.rd);
+        if n.path_id != 0 {
+            w.field_uint("path_id", n.path_id as u64);
+        }
+        nlri_identity(w, n);
+        w.field_opt("route", x.route.map(u64::from), JsonWriter::uint);
+        w.field_bool("matched", x.matched);
+        // From the route it withdrew, when that was advertised in the capture or a snapshot.
+        w.field_opt("vtep", known.map(|r| r.vtep()).as_ref(), JsonWriter::ip);
+        w.field_opt("vni", known.map(|r| r.vni as u64), JsonWriter::uint);
+        w.end_object();
+    }
+    w.end_array();
 }
 
 fn esi_json(w: &mut JsonWriter, e: &[u8; 10]) {
@@ -557,6 +609,17 @@ fn findings(w: &mut JsonWriter, d: &Decoder) {
         finding(w, d, id, f);
     }
     w.end_array();
+}
+
+/// The findings from id `from` on, as a JSON array (what `verify --live` prints as it goes).
+pub fn findings_since(d: &Decoder, from: usize) -> JsonWriter {
+    let mut w = JsonWriter::new();
+    w.begin_array();
+    for (id, f) in d.journal.findings.iter().enumerate().skip(from) {
+        finding(&mut w, d, id, f);
+    }
+    w.end_array();
+    w
 }
 
 fn finding(w: &mut JsonWriter, d: &Decoder, id: usize, f: &Finding) {
@@ -710,7 +773,7 @@ fn decode_errors(w: &mut JsonWriter, d: &Decoder) {
 
 fn limits(w: &mut JsonWriter, d: &Decoder) {
     w.begin_object_field("limits");
-    let items: [(&str, u64); 8] = [
+    let items: [(&str, u64); 9] = [
         ("decode_errors_total", d.journal.errors_total),
         ("timeline_dropped", d.journal.timeline_dropped),
         ("findings_dropped", d.journal.findings_dropped),
@@ -718,6 +781,7 @@ fn limits(w: &mut JsonWriter, d: &Decoder) {
         ("index_overflow", d.cp.index_overflow),
         ("flow_packets_dropped", d.flows.dropped_packets),
         ("sessions_dropped", d.sessions_dropped),
+        ("withdrawals_dropped", d.cp.withdrawals_dropped),
         ("json_truncated", w.overflowed as u64),
     ];
     for (k, v) in items {

@@ -49,11 +49,20 @@ pub struct Direction {
     pub keepalive_after_open: bool,
     /// `open`'s add-path bits for EVPN (0 without an OPEN), read for every segment.
     add_path_bits: u32,
+    /// Without a captured OPEN, what it would have said, inferred from the UPDATEs:
+    /// `NOT_YET` until an UPDATE settles it, then `NO` or `YES`.
+    pub inferred_add_path: u8,
+    pub inferred_four_octet_as: u8,
 }
+
+/// Values of `Direction::inferred_*`.
+pub const NOT_YET: u8 = 0;
+pub const NO: u8 = 1;
+pub const YES: u8 = 2;
 
 impl Direction {
     fn new() -> Self {
-        Direction { stream: Stream::new(), open: None, open_pkt: 0, messages: [0; 6], evpn_advertised: 0, evpn_withdrawn: 0, other_families: 0, decode_errors: 0, keepalive_after_open: false, add_path_bits: 0 }
+        Direction { stream: Stream::new(), open: None, open_pkt: 0, messages: [0; 6], evpn_advertised: 0, evpn_withdrawn: 0, other_families: 0, decode_errors: 0, keepalive_after_open: false, add_path_bits: 0, inferred_add_path: NOT_YET, inferred_four_octet_as: NOT_YET }
     }
 }
 
@@ -268,6 +277,10 @@ fn handle_update(body: &[u8], d: &mut Direction, ctx: &mut MsgCtx) {
         Ok(u) => u,
         Err(e) => return bgp_error(e, d, ctx),
     };
+    if d.open.is_none() {
+        infer_open(u.attributes, d);
+        ctx.add_path = d.inferred_add_path == YES;
+    }
     // First pass: collect the attributes EVPN needs, whatever their order (FRR and GoBGP send
     // EXTENDED_COMMUNITIES after MP_REACH_NLRI).
     let mut reach: Option<&[u8]> = None;
@@ -305,6 +318,41 @@ fn handle_update(body: &[u8], d: &mut Direction, ctx: &mut MsgCtx) {
     }
     if let Some(v) = reach {
         advertise_all(v, &mut attrs, origin, d, ctx);
+    }
+}
+
+/// No OPEN was captured for this direction (the capture joined an established session):
+/// settle 4-octet AS from the AS_PATH segment lengths and ADD-PATH from the EVPN NLRI layout,
+/// once each, from the first UPDATE that tells them apart.
+#[cold]
+#[inline(never)]
+fn infer_open(attributes: &[u8], d: &mut Direction) {
+    if d.inferred_add_path != NOT_YET && d.inferred_four_octet_as != NOT_YET {
+        return;
+    }
+    for a in AttributeIter::new(attributes) {
+        let a = match a {
+            Ok(a) => a,
+            Err(_) => return,
+        };
+        match a.type_code {
+            message::ATTR_AS_PATH if d.inferred_four_octet_as == NOT_YET => d.inferred_four_octet_as = message::infer_as_path_width(a.value),
+            // AS4_PATH is sent only to speakers without 4-octet AS support.
+            message::ATTR_AS4_PATH => d.inferred_four_octet_as = NO,
+            message::ATTR_MP_REACH if d.inferred_add_path == NOT_YET => {
+                if let Ok(mp) = message::parse_mp_reach(a.value) {
+                    if mp.afi == 25 && mp.safi == 70 {
+                        d.inferred_add_path = crate::bgp::evpn::infer_add_path(mp.nlri);
+                    }
+                }
+            }
+            message::ATTR_MP_UNREACH if d.inferred_add_path == NOT_YET => {
+                if let Ok((25, 70, nlri)) = message::parse_mp_unreach(a.value) {
+                    d.inferred_add_path = crate::bgp::evpn::infer_add_path(nlri);
+                }
+            }
+            _ => {}
+        }
     }
 }
 
@@ -403,7 +451,11 @@ fn context<'s, 'p>(s: &'s mut Session, session_id: u32, dir: usize, parts: CtxPa
     // The sender adds path ids when it announced "send" (2) and the peer "receive" (1).
     let mine = s.dirs.get(dir).map_or(0, |d| d.add_path_bits);
     let theirs = s.dirs.get(1 - dir).map_or(0, |d| d.add_path_bits);
-    let add_path = mine & 2 != 0 && theirs & 1 != 0;
+    let add_path = match s.dirs.get(dir) {
+        // Without this direction's OPEN, what its UPDATEs showed (see `infer_open`).
+        Some(d) if d.open.is_none() => d.inferred_add_path == YES,
+        _ => mine & 2 != 0 && theirs & 1 != 0,
+    };
     let CtxParts { cp, journal, notifications, pkt, ns } = parts;
     let ctx = MsgCtx { cp, journal, session_id, dir, pkt, ns, sender, receiver, add_path, notifications };
     s.dirs.get_mut(dir).map(|d| (ctx, d))

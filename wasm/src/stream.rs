@@ -2,7 +2,7 @@
 //! retransmissions, a bounded out-of-order stash, gaps declared when it overflows, and
 //! marker-based resynchronisation after lost bytes or a capture that starts mid-stream.
 
-use crate::bgp::message::{parse_header, HEADER_LEN, MAX_MESSAGE_LEN, OPEN};
+use crate::bgp::message::{parse_header, parse_update, HEADER_LEN, MAX_MESSAGE_LEN, OPEN, UPDATE};
 use crate::util::bounded::{try_extend, try_push};
 use crate::util::error::DecodeError;
 
@@ -305,7 +305,13 @@ impl Stream {
                         let msg = core::mem::take(&mut self.pending);
                         sink(StreamEvent::Message(msg.get(..len).unwrap_or(&[])));
                         self.pending = msg;
-                        self.pending.clear();
+                        // After a resynchronisation the buffer holds every message that
+                        // followed the marker in that segment: keep them, not just the first.
+                        if self.pending.len() > len {
+                            self.pending.drain(..len);
+                        } else {
+                            self.pending.clear();
+                        }
                     }
                     Ok(_) => {}
                     Err(e) => {
@@ -325,6 +331,10 @@ impl Stream {
     }
 
     fn buffer(&mut self, d: &[u8]) {
+        if d.is_empty() {
+            // Nothing to add: a resynchronised buffer may hold more than one message.
+            return;
+        }
         if !try_extend(&mut self.pending, d, MAX_MESSAGE_LEN) {
             self.pending.clear();
             self.resync = true;
@@ -337,13 +347,9 @@ impl Stream {
         let mut i = 0usize;
         let mut found = None;
         while i + HEADER_LEN <= p.len() {
-            if p.get(i) == Some(&0xff) {
-                if let Some(win) = p.get(i..) {
-                    if parse_header(win).is_ok() {
-                        found = Some(i);
-                        break;
-                    }
-                }
+            if p.get(i) == Some(&0xff) && plausible_message_at(p, i) {
+                found = Some(i);
+                break;
             }
             i += 1;
         }
@@ -364,6 +370,37 @@ impl Stream {
             }
         }
     }
+}
+
+/// True when `p[i..]` starts a BGP message that a false sync on 16 0xff bytes inside another
+/// message would hardly produce: a valid header (length and type), an UPDATE whose inner
+/// lengths add up, and, when bytes follow the message, the next marker right after it.
+fn plausible_message_at(p: &[u8], i: usize) -> bool {
+    let win = match p.get(i..) {
+        Some(w) => w,
+        None => return false,
+    };
+    let (len, t) = match parse_header(win) {
+        Ok(x) => x,
+        Err(_) => return false,
+    };
+    let msg = match win.get(..len) {
+        Some(m) => m,
+        // Not complete yet: the header is all that can be checked.
+        None => return true,
+    };
+    if t == UPDATE {
+        if let Ok(u) = parse_update(msg.get(HEADER_LEN..).unwrap_or(&[])) {
+            if u.withdrawn.len() + u.attributes.len() + 4 > len - HEADER_LEN {
+                return false;
+            }
+        } else {
+            return false;
+        }
+    }
+    // What follows must begin another marker (as far as it was captured).
+    let next = win.get(len..).unwrap_or(&[]);
+    next.iter().take(16).all(|&b| b == 0xff)
 }
 
 #[cfg(test)]
@@ -483,6 +520,46 @@ mod tests {
         data.extend(keepalive());
         collect(&mut s, 5000, &data, &mut out);
         assert!(!s.from_start);
+        assert_eq!(out, vec!["msg19"]);
+    }
+
+    fn update(nlri_len: usize) -> Vec<u8> {
+        // An UPDATE with no withdrawn routes, no attributes and `nlri_len` bytes of NLRI.
+        let len = 19 + 4 + nlri_len;
+        let mut m = vec![0xff; 16];
+        m.extend_from_slice(&[(len >> 8) as u8, len as u8, 2, 0, 0, 0, 0]);
+        m.extend(std::iter::repeat(7u8).take(nlri_len));
+        m
+    }
+
+    #[test]
+    fn mid_stream_segment_with_many_messages_yields_them_all() {
+        // A capture that joins an established session: the first segment starts inside a
+        // message and then carries seven whole UPDATEs; the next one two more.
+        let mut s = Stream::new();
+        let mut out = vec![];
+        let mut data = vec![0xff, 0xff, 0, 40, 2, 1, 2, 3];
+        for n in 0..7 {
+            data.extend(update(n * 3));
+        }
+        collect(&mut s, 7000, &data, &mut out);
+        let mut next = update(5);
+        next.extend(keepalive());
+        collect(&mut s, 7000 + data.len() as u32, &next, &mut out);
+        assert_eq!(out, vec!["msg23", "msg26", "msg29", "msg32", "msg35", "msg38", "msg41", "msg28", "msg19"]);
+        assert!(!s.from_start);
+    }
+
+    #[test]
+    fn marker_inside_a_message_is_not_a_sync_point() {
+        // 16 0xff bytes inside the tail of a message, followed by a plausible header whose
+        // message is not followed by a marker: skipped; the real message after it is found.
+        let mut s = Stream::new();
+        let mut out = vec![];
+        let mut data = vec![0xff; 16];
+        data.extend_from_slice(&[0, 19, 4, 9, 9, 9]);
+        data.extend(keepalive());
+        collect(&mut s, 100, &data, &mut out);
         assert_eq!(out, vec!["msg19"]);
     }
 

@@ -17,6 +17,7 @@ import { SCRIPT } from "./script.ts";
 import { STYLE } from "./style.ts";
 import { renderSummary } from "./summary.ts";
 import { renderTimeline } from "./timeline.ts";
+import { renderWithdrawals } from "./withdrawals_table.ts";
 
 /** Page options. */
 export interface HtmlReportOptions {
@@ -85,6 +86,8 @@ export function renderHtmlReport(report: VerifyReport, options: HtmlReportOption
     ${renderFabricSvg(model)}${legend()}</section>
     ${filters()}
     <section id="timeline-section"><h2>Timeline</h2>${renderTimeline(report)}</section>
+    <section id="withdrawals-section"><h2>Withdrawals (${report.summary
+      .withdrawals})</h2>${renderWithdrawals(report)}</section>
     <section id="findings-section"><h2>Findings (${report.findings.length})</h2>${renderFindings(
       report,
     )}</section>

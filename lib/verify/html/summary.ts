@@ -42,6 +42,14 @@ export function renderSummary(report: VerifyReport): SafeHtml {
   const limits = dropped.length
     ? html`<p class="note">Decoder limits reached: ${dropped.join(", ")}.</p>`
     : null;
+  const notes = [...inferredNotes(report)];
+  if (s.snapshot_routes > 0) {
+    notes.unshift(
+      `${
+        count(s.snapshot_routes)
+      } routes came from --rib snapshots: the control plane at the capture's start.`,
+    );
+  }
   return html`
     <p class="verdict ${v.cls}" id="verdict">${v.text}</p>
     <p
@@ -58,6 +66,20 @@ export function renderSummary(report: VerifyReport): SafeHtml {
       stat("errors", s.errors, s.errors ? "sev-error" : ""),
       stat("warnings", s.warnings, s.warnings ? "sev-warning" : ""),
       stat("infos", s.infos, s.infos ? "sev-info" : ""),
-    ]}</div>${limits}
+    ]}</div>${limits}${notes.map((n) => html`<p class="note inferred">${n}</p>`)}
   `;
+}
+
+/** One sentence per session direction whose OPEN was not captured: what was inferred instead. */
+function* inferredNotes(report: VerifyReport): Generator<string> {
+  const say = (v: boolean | null) => (v === null ? "unknown" : v ? "yes" : "no");
+  for (const s of report.sessions) {
+    for (const d of s.directions) {
+      if (!d.inferred) continue;
+      const who = d.direction === "client_to_server" ? s.client.address : s.server.address;
+      yield `Session #${s.id}, ${who}: no OPEN captured; inferred from its UPDATEs: 4-octet AS ${
+        say(d.inferred.four_octet_as)
+      }, ADD-PATH ${say(d.inferred.add_path)}.`;
+    }
+  }
 }

@@ -407,6 +407,48 @@ impl<'a> Iterator for NlriIter<'a> {
     }
 }
 
+/// True when a route of `route_type` may be `len` bytes long (RFC 7432, 9136; types beyond
+/// 5 are not checked beyond existing).
+fn plausible_length(route_type: u8, len: usize) -> bool {
+    match route_type {
+        1 => len == 25,
+        2 => matches!(len, 33 | 37 | 49 | 36 | 40 | 52),
+        3 => matches!(len, 13 | 17 | 29),
+        4 => matches!(len, 19 | 23 | 35),
+        5 => matches!(len, 34 | 58),
+        6..=11 => true,
+        _ => false,
+    }
+}
+
+/// True when `nlri` splits exactly into EVPN routes of plausible type and length, with
+/// (`add_path`) or without a 4-byte path identifier before each.
+fn layout_fits(nlri: &[u8], add_path: bool) -> bool {
+    let mut off = 0usize;
+    let id = if add_path { 4 } else { 0 };
+    while off < nlri.len() {
+        let (t, len) = match (u8_at(nlri, off + id), u8_at(nlri, off + id + 1)) {
+            (Some(t), Some(l)) => (t, l as usize),
+            _ => return false,
+        };
+        if !plausible_length(t, len) {
+            return false;
+        }
+        off += id + 2 + len;
+    }
+    off == nlri.len() && !nlri.is_empty()
+}
+
+/// Whether the sender puts ADD-PATH identifiers (RFC 7911) before each EVPN route, from the
+/// layout of one NLRI field: 2 (yes) or 1 (no) when only one layout fits, 0 when it cannot tell.
+pub fn infer_add_path(nlri: &[u8]) -> u8 {
+    match (layout_fits(nlri, false), layout_fits(nlri, true)) {
+        (true, false) => 1,
+        (false, true) => 2,
+        _ => 0,
+    }
+}
+
 #[cfg(test)]
 pub mod vectors {
     //! Byte vectors shared by the unit tests of this and the control-plane modules.
@@ -549,5 +591,25 @@ mod tests {
         let mut ip = MAC_IP_V4;
         ip[33] = 6;
         assert!(a.key() != decode_route(2, &ip).unwrap().unwrap().key());
+    }
+}
+
+#[cfg(test)]
+mod inference_tests {
+    use super::*;
+
+    #[test]
+    fn add_path_is_inferred_from_the_nlri_layout() {
+        let mut plain = vec![2, vectors::MAC_IP_V4.len() as u8];
+        plain.extend_from_slice(&vectors::MAC_IP_V4);
+        plain.extend_from_slice(&plain.clone());
+        assert_eq!(infer_add_path(&plain), 1);
+        let mut with_ids = vec![0, 0, 0, 1];
+        with_ids.extend_from_slice(&plain[..39]);
+        with_ids.extend_from_slice(&[0, 0, 0, 2]);
+        with_ids.extend_from_slice(&plain[..39]);
+        assert_eq!(infer_add_path(&with_ids), 2);
+        assert_eq!(infer_add_path(&[]), 0);
+        assert_eq!(infer_add_path(&plain[..20]), 0);
     }
 }

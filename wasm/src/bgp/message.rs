@@ -286,7 +286,36 @@ impl<'a> Iterator for AttributeIter<'a> {
     }
 }
 
+pub const ATTR_AS_PATH: u8 = 2;
 pub const ATTR_NEXT_HOP: u8 = 3;
+pub const ATTR_AS4_PATH: u8 = 17;
+
+/// True when AS_PATH `v` splits exactly into segments (type 1-4, count, ASNs of `width` bytes).
+fn as_path_fits(v: &[u8], width: usize) -> bool {
+    let mut off = 0usize;
+    while off < v.len() {
+        let (t, n) = match (u8_at(v, off), u8_at(v, off + 1)) {
+            (Some(t), Some(n)) => (t, n as usize),
+            _ => return false,
+        };
+        if !(1..=4).contains(&t) || n == 0 {
+            return false;
+        }
+        off += 2 + n * width;
+    }
+    off == v.len()
+}
+
+/// Whether the sender encodes 4-octet ASNs, from one AS_PATH: 2 (yes) or 1 (no) when only one
+/// width splits it into whole segments; 0 when it cannot tell (empty, as iBGP paths are, or
+/// both fit).
+pub fn infer_as_path_width(v: &[u8]) -> u8 {
+    match (as_path_fits(v, 2), as_path_fits(v, 4)) {
+        (true, false) => 1,
+        (false, true) => 2,
+        _ => 0,
+    }
+}
 pub const ATTR_ORIGINATOR_ID: u8 = 9;
 pub const ATTR_MP_REACH: u8 = 14;
 pub const ATTR_MP_UNREACH: u8 = 15;
@@ -419,6 +448,15 @@ pub fn notification_name(code: u8, subcode: u8) -> (&'static str, &'static str) 
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[test]
+    fn four_octet_as_is_inferred_from_as_path_segment_lengths() {
+        // AS_SEQUENCE of two ASNs: 2-byte (6 bytes) and 4-byte (10 bytes) encodings.
+        assert_eq!(infer_as_path_width(&[2, 2, 0xfc, 0, 0xfc, 1]), 1);
+        assert_eq!(infer_as_path_width(&[2, 2, 0, 1, 0, 1, 0, 0, 0xfc, 1]), 2);
+        // iBGP: empty path, nothing to tell.
+        assert_eq!(infer_as_path_width(&[]), 0);
+    }
+
 
     fn hdr(len: u16, t: u8) -> Vec<u8> {
         let mut h = vec![0xff; 16];

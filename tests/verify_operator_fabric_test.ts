@@ -301,11 +301,23 @@ Deno.test({
         const pings = pingLoop(cluster, c, d);
         const saved = `${dir}/live.pcap`;
         const live = await run(
-          verifyArgv(n1.name, ["--live", "--duration", "6", "--json", "--save", saved]),
+          verifyArgv(n1.name, [
+            "--live",
+            "--state-dir",
+            cluster.stateDir(n1),
+            "--duration",
+            "6",
+            "--json",
+            "--save",
+            saved,
+          ]),
         );
         const answered = await pings.stop();
         ok(answered > 0, "pods answered pings during the live run");
         assertEquals(live.code, 0, live.stderr);
+        // The node check ran after the capture (kernel entries and records against the daemon).
+        ok(/node check: \d+ finding/.test(live.stderr), live.stderr);
+        ok(!live.stderr.includes("node ERROR"), live.stderr);
         const r = JSON.parse(live.stdout) as VerifyReport;
         ok(r.flows.length >= 2, "flows both ways");
         ok(!r.findings.some((x) => x.kind === "unverifiable"), "every flow checked");
@@ -348,7 +360,16 @@ Deno.test({
         // A pod on n2 is deleted (DEL withdraws its route) while a pod on n1 keeps pinging its
         // address: the ARP entry still names the old MAC, so frames to it cross the fabric.
         const pings = pingLoop(cluster, c, d);
-        const liveRun = run(verifyArgv(n1.name, ["--live", "--duration", "10", "--json"]));
+        const liveRun = run(
+          verifyArgv(n1.name, [
+            "--live",
+            "--state-dir",
+            cluster.stateDir(n1),
+            "--duration",
+            "10",
+            "--json",
+          ]),
+        );
         let live: Run;
         try {
           await new Promise((r) => setTimeout(r, 3000));

@@ -29,6 +29,8 @@ const USAGE = `usage: bagpipe-cni verify --live [--interface IF] [--duration S] 
   --duration S       stop after S seconds (default: at Ctrl-C)
   --bagpipe-url URL  the node daemon's REST API (default http://127.0.0.1:8082)
   --save FILE        also write the capture to FILE (pcap)
+  --state-dir DIR    the plugin's attachment records, for the node check that follows the
+                     capture (default /var/lib/cni/bagpipe)
   --json, --html OUT, --vxlan-port N, --underlay-mtu N: as for a capture file
 exit: 0 consistent, 1 error findings, 2 cannot capture (no interface, no tcpdump, no
 permission, daemon down)`;
@@ -39,6 +41,7 @@ export interface LiveArgs {
   durationS?: number;
   bagpipeUrl: string;
   save?: string;
+  stateDir: string;
   json: boolean;
   html?: string;
   vxlanPorts: number[];
@@ -49,9 +52,8 @@ export interface LiveArgs {
 export class LiveError extends Error {}
 
 /**
- * The node check (issue #9 item 5: kernel fdb/neighbour state against the daemon's routes),
- * run once the capture ended; its findings are printed after the report. Not wired yet: the
- * library function lives on another branch.
+ * The node check (kernel fdb/neighbour state and the plugin's records against the daemon's
+ * routes, live_node_check.ts), run once the capture ended; its findings follow the report.
  */
 export type NodeCheck = (bagpipeUrl: string) => Promise<{ errors: number; lines: string[] }>;
 
@@ -65,6 +67,7 @@ export async function parseLiveArgs(argv: string[]): Promise<LiveArgs> {
       duration: { type: "string" },
       "bagpipe-url": { type: "string", default: "http://127.0.0.1:8082" },
       save: { type: "string" },
+      "state-dir": { type: "string", default: "/var/lib/cni/bagpipe" },
       json: { type: "boolean", default: false },
       html: { type: "string" },
       "vxlan-port": { type: "string", multiple: true, default: [] },
@@ -94,7 +97,7 @@ export async function parseLiveArgs(argv: string[]): Promise<LiveArgs> {
   if (!/^\d+$/.test(values["underlay-mtu"]) || mtu < 68 || mtu > 65535) {
     throw new Error(`--underlay-mtu "${values["underlay-mtu"]}" is not a number 68-65535`);
   }
-  for (const name of ["interface", "save", "html"] as const) {
+  for (const name of ["interface", "save", "html", "state-dir"] as const) {
     if (values[name] === "") throw new Error(`--${name} needs a value`);
   }
   return {
@@ -102,6 +105,7 @@ export async function parseLiveArgs(argv: string[]): Promise<LiveArgs> {
     durationS,
     bagpipeUrl: values["bagpipe-url"].replace(/\/+$/, ""),
     save: values.save,
+    stateDir: values["state-dir"],
     json: values.json,
     html: values.html,
     vxlanPorts,
@@ -331,7 +335,14 @@ export async function runLive(args: LiveArgs, nodeCheck?: NodeCheck): Promise<nu
     writeReport(report, args.json, `--live on ${iface}`);
     let code = exitCodeFor(report, readable);
     if (nodeCheck) {
-      const node = await nodeCheck(args.bagpipeUrl);
+      let node;
+      try {
+        node = await nodeCheck(args.bagpipeUrl);
+      } catch (e) {
+        throw new LiveError(
+          `the node check after the capture could not run: ${(e as Error).message}`,
+        );
+      }
       for (const line of node.lines) console.error(line);
       if (node.errors > 0) code = EXIT.errors;
     }
@@ -359,7 +370,8 @@ export async function liveCommand(argv: string[]): Promise<number> {
     return EXIT.unreadable;
   }
   try {
-    return await runLive(args);
+    const { liveNodeCheck } = await import("./live_node_check.ts");
+    return await runLive(args, liveNodeCheck(args.stateDir));
   } catch (e) {
     if (e instanceof LiveError) {
       console.error(`verify --live: ${e.message}`);

@@ -6,7 +6,7 @@
  * captured; `bagpipe-cni verify` on the capture; a report. Then everything is removed, unless
  * --keep (then `--down` removes it later, from the state file).
  */
-import { type Fabric, startFabric } from "../fabric/fabric.ts";
+import { type Fabric, startFabric, type TopologyKind } from "../fabric/fabric.ts";
 import { execInNetns } from "../fabric/netns.ts";
 import { runCommand } from "../fabric/run_command.ts";
 import type { Capture } from "../fabric/capture.ts";
@@ -42,9 +42,12 @@ export interface DemoOptions {
   configDir: string;
   /** Copy the capture here before it is removed with the rest. */
   saveCapture?: string;
+  /** "one-dc" (default): 2 nodes, one reflector; "two-dc": 2 datacenters of 2 nodes each. */
+  topology?: TopologyKind;
   write: (line: string) => void;
 }
 
+/** Nodes per datacenter. */
 const NODES = 2;
 const PODS_PER_NODE = 2;
 const STEPS = 10;
@@ -145,11 +148,18 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
     });
 
     // Assigned inside the step, so a teardown after an interrupted step still has the handle.
+    const topology = opts.topology ?? "one-dc";
     const f = await step(
-      "fabric: underlay, GoBGP route reflector, 2 nodes running stock bagpipe-bgp",
+      topology === "two-dc"
+        ? "fabric: 2 datacenters (underlay, GoBGP route reflector, 2 nodes each), routed link"
+        : "fabric: underlay, GoBGP route reflector, 2 nodes running stock bagpipe-bgp",
       async () => {
         fabric = await startFabric({
+          topology,
           nodes: NODES,
+          nodesPerDc: [NODES, NODES],
+          // bagpipe-bgp can take a minute to start on a loaded machine.
+          readyTimeoutMs: 120_000,
           prefix: id,
           workDir: demoDir,
           configDir: opts.configDir,
@@ -161,7 +171,8 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
     );
     state.netns.push(
       f.fabricNetns,
-      f.reflector.netns,
+      ...f.dcs.map((dc) => dc.reflector.netns),
+      ...(f.router ? [f.router.netns] : []),
       ...f.nodes.map((n) => n.name),
     );
     state.pids = await _pids(f);
@@ -183,11 +194,14 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
       },
     );
 
-    capture = await step("capture: tcpdump on the fabric link", () => {
-      const file = `${f.workDir}/fabric.pcap`;
-      state.capture = file;
-      return f.startCapture(file);
-    });
+    capture = await step(
+      f.router ? "capture: tcpdump on the inter-DC link" : "capture: tcpdump on the fabric link",
+      () => {
+        const file = `${f.workDir}/fabric.pcap`;
+        state.capture = file;
+        return f.startCapture(file, f.router ? "inter-dc" : undefined);
+      },
+    );
 
     await step(
       `pods: ${PODS_PER_NODE} pods per node, ADD through the chain as kubelet runs it`,

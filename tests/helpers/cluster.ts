@@ -14,6 +14,8 @@ export interface Network {
   /** The /16's first two octets, e.g. "10.27". */
   prefix: string;
   isGateway?: boolean;
+  /** Forced VNI (the same on every node), e.g. to match another vendor's VTEP. */
+  vni?: number;
   /** host-local range per node: [start, end] of the third and fourth octet, default x.y.N.10-x.y.N.250. */
   range?: [number, number];
 }
@@ -70,6 +72,7 @@ export class Cluster {
       exportrt: net.rt,
       vpnInstanceId: net.instance,
       isGateway: net.isGateway ?? false,
+      ...(net.vni === undefined ? {} : { vni: net.vni }),
       stateDir: this.stateDir(node),
       logFile: `${node.workDir}/cni/plugin.log`,
       ipam: {

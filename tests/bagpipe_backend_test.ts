@@ -14,6 +14,8 @@ import { parseNetConf } from "../lib/cni/config.ts";
 import { type AttachmentRecord, loadAttachment, saveAttachment } from "../lib/state/attachments.ts";
 import { lastIdentity } from "../lib/plugin/daemon_identity.ts";
 import { createBagpipeFake, type Fault } from "./fakes/bagpipe_fake.ts";
+import { networkSpecOf, type NodeNetwork } from "../lib/plugin/node_network.ts";
+import { saveNetwork } from "../lib/state/networks.ts";
 
 const URL_ = "http://127.0.0.1:8082";
 
@@ -30,6 +32,7 @@ function record(stateDir: string, overrides: Partial<AttachmentRecord> = {}): At
     ips: ["10.27.2.5/16"],
     gateway: "10.27.0.1",
     instanceId: "blue",
+    vni: 100,
     importRt: ["64512:100"],
     exportRt: ["64512:100"],
     advertiseSubnet: false,
@@ -38,6 +41,26 @@ function record(stateDir: string, overrides: Partial<AttachmentRecord> = {}): At
     ipam: { type: "host-local", subnet: "10.27.0.0/16", dataDir: `${stateDir}/ipam` },
     createdAt: new Date().toISOString(),
     ...overrides,
+  };
+}
+
+/** The node side, recorded instead of made: these tests run in the host's own netns. */
+function recordingNetwork(problems: string[] = []): NodeNetwork & { calls: string[] } {
+  const calls: string[] = [];
+  return {
+    calls,
+    async ensure(spec, vtep) {
+      const { address } = await vtep();
+      calls.push(
+        `ensure ${spec.instanceId} vni ${spec.vni} vtep ${address} gw ${spec.gatewayCidr}`,
+      );
+      return true;
+    },
+    plug(hostVeth, spec) {
+      calls.push(`plug ${hostVeth} ${spec.instanceId}`);
+      return Promise.resolve();
+    },
+    problems: () => Promise.resolve([...problems]),
   };
 }
 
@@ -75,7 +98,14 @@ Deno.test("attach(): daemon faults become the CNI code the runtime acts on", asy
     for (const c of cases) {
       await t.step(c.name, async () => {
         const fake = createBagpipeFake();
-        const backend = new BagpipeBackend(URL_, 300, dir, new Logger({}), fake.fetch);
+        const backend = new BagpipeBackend(
+          URL_,
+          300,
+          dir,
+          new Logger({}),
+          fake.fetch,
+          recordingNetwork(),
+        );
         fake.inject(c.fault, { path: "/attach_localport" });
         const got = await codeOf(backend.attach(record(dir)));
         assert.equal(got.code, c.code, got.text);
@@ -86,7 +116,9 @@ Deno.test("attach(): daemon faults become the CNI code the runtime acts on", asy
       const fake = createBagpipeFake();
       fake.inject({ kind: "refused" }, { path: "/ping" });
       const got = await codeOf(
-        new BagpipeBackend(URL_, 300, dir, new Logger({}), fake.fetch).attach(record(dir)),
+        new BagpipeBackend(URL_, 300, dir, new Logger({}), fake.fetch, recordingNetwork()).attach(
+          record(dir),
+        ),
       );
       assert.equal(got.code, 11);
       assert.equal(fake.requests.filter((r) => r.path === "/attach_localport").length, 0);
@@ -115,7 +147,9 @@ Deno.test("detach(): tolerates what a gone endpoint or bug B1 answers, fails on 
         const fake = createBagpipeFake({ detachBug: c.detachBug });
         if (c.fault) fake.inject(c.fault, { path: "/detach_localport" });
         const got = await codeOf(
-          new BagpipeBackend(URL_, 300, dir, new Logger({}), fake.fetch).detach(record(dir)),
+          new BagpipeBackend(URL_, 300, dir, new Logger({}), fake.fetch, recordingNetwork()).detach(
+            record(dir),
+          ),
         );
         assert.equal(got.code, c.code, got.text);
         if (!c.fault) assert.equal(fake.requests.at(-1)?.path, "/detach_localport");
@@ -151,7 +185,8 @@ Deno.test("status(): 0 with an Established peer, 51 without, 50 when the daemon 
         const fake = createBagpipeFake({ peers: c.peers });
         if (c.fault) fake.inject(c.fault);
         const got = await codeOf(
-          new BagpipeBackend(URL_, 300, dir, new Logger({}), fake.fetch).status(),
+          new BagpipeBackend(URL_, 300, dir, new Logger({}), fake.fetch, recordingNetwork())
+            .status(),
         );
         assert.equal(got.code, c.code, got.text);
       });
@@ -166,7 +201,9 @@ Deno.test("check(): an endpoint missing from the daemon is drift (102)", async (
   try {
     const fake = createBagpipeFake();
     const got = await codeOf(
-      new BagpipeBackend(URL_, 300, dir, new Logger({}), fake.fetch).check(record(dir)),
+      new BagpipeBackend(URL_, 300, dir, new Logger({}), fake.fetch, recordingNetwork()).check(
+        record(dir),
+      ),
     );
     assert.equal(got.code, 102);
     assert.match(got.text, /not attached to VPN instance "blue"/);
@@ -180,7 +217,14 @@ Deno.test("resyncIfRestarted(): remembers the identity; skips pods whose veth is
   try {
     const fake = createBagpipeFake();
     saveAttachment(dir, record(dir));
-    const backend = new BagpipeBackend(URL_, 300, dir, new Logger({}), fake.fetch);
+    const backend = new BagpipeBackend(
+      URL_,
+      300,
+      dir,
+      new Logger({}),
+      fake.fetch,
+      recordingNetwork(),
+    );
     assert.equal(
       await backend.resyncIfRestarted(),
       0,
@@ -207,6 +251,7 @@ Deno.test("DEL keeps the lease and the record when the withdrawal times out, so 
       type: "bagpipe",
       importrt: "64512:100",
       exportrt: "64512:100",
+      vni: 100,
       stateDir: dir,
       logFile: `${dir}/log`,
       ipam: rec.ipam,
@@ -240,7 +285,7 @@ Deno.test("DEL keeps the lease and the record when the withdrawal times out, so 
       rawConf: raw,
       version: "1.1.0",
       log,
-      backend: new BagpipeBackend(URL_, 300, dir, log, fake.fetch),
+      backend: new BagpipeBackend(URL_, 300, dir, log, fake.fetch, recordingNetwork()),
     };
     const got = await codeOf(cmdDel(ctx));
     assert.equal(got.code, 11, got.text);
@@ -251,6 +296,87 @@ Deno.test("DEL keeps the lease and the record when the withdrawal times out, so 
     await cmdDel(ctx);
     assert.equal(leases(), 0, "the retry releases it");
     assert.equal(loadAttachment(dir, rec.containerId, "eth0"), undefined);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("attach(): devices, plug, the node's gateway once per daemon identity, then the pod on linuxbr", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const fake = createBagpipeFake({ localAddress: "10.199.0.11" });
+    const network = recordingNetwork();
+    const backend = new BagpipeBackend(URL_, 2000, dir, new Logger({}), fake.fetch, network);
+    const pod = record(dir, { isGateway: true, gateway: "10.27.2.1", ips: ["10.27.2.5/16"] });
+    await backend.attach(pod);
+    assert.deepEqual(network.calls, [
+      "ensure blue vni 100 vtep 10.199.0.11 gw 10.27.2.1/16",
+      "plug bcnotalink0000 blue",
+    ]);
+    const attaches = fake.requests.filter((r) => r.path === "/attach_localport")
+      .map((r) => r.body as Record<string, unknown>);
+    assert.equal(attaches.length, 2, "the gateway, then the pod");
+    assert.deepEqual(
+      [attaches[0]!.local_port, attaches[0]!.mac_address, attaches[0]!.ip_address],
+      [{ linuxif: "bpbr-blue" }, "0a:58:0a:1b:02:01", "10.27.2.1/32"],
+    );
+    for (const body of attaches) {
+      assert.equal(body.linuxbr, "bpbr-blue");
+      assert.equal(body.vni, 100);
+    }
+    await backend.attach({
+      ...pod,
+      containerId: "ctr2",
+      hostVeth: "bcnotalink0001",
+      mac: "0a:58:0a:1b:02:06",
+      ips: ["10.27.2.6/16"],
+    });
+    assert.equal(
+      fake.requests.filter((r) => r.path === "/attach_localport").length,
+      3,
+      "the gateway is not re-attached under the same daemon identity",
+    );
+    fake.restart();
+    await backend.attach({
+      ...pod,
+      containerId: "ctr3",
+      hostVeth: "bcnotalink0002",
+      mac: "0a:58:0a:1b:02:07",
+      ips: ["10.27.2.7/16"],
+    });
+    const after = fake.requests.filter((r) => r.path === "/attach_localport")
+      .map((r) => r.body as Record<string, unknown>).slice(3);
+    assert.equal(
+      after[0]!.local_port && JSON.stringify(after[0]!.local_port),
+      '{"linuxif":"bpbr-blue"}',
+    );
+    assert.ok(
+      fake.endpoints().some((e) => e.macAddress === "0a:58:0a:1b:02:01"),
+      "after a restart the gateway is attached again",
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("check() and status(): a node network with a missing piece is drift (102) and 51", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const fake = createBagpipeFake();
+    const broken = recordingNetwork(['VXLAN device "bpvx-blue" has "proxy"']);
+    const backend = new BagpipeBackend(URL_, 2000, dir, new Logger({}), fake.fetch, broken);
+    const pod = record(dir);
+    saveAttachment(dir, pod);
+    await backend.attach(pod);
+    const check = await codeOf(backend.check(pod));
+    assert.equal(check.code, 102);
+    assert.match(check.text, /network "blue" on this node: VXLAN device "bpvx-blue" has "proxy"/);
+    // STATUS reads the networks ADD recorded; the recording fake records none, so write one.
+    saveNetwork(dir, { spec: networkSpecOf(pod) });
+    const status = await codeOf(backend.status());
+    assert.equal(status.code, 51);
+    assert.match(status.text, /cannot give pods the Kubernetes network model: blue: VXLAN device/);
+    assert.ok(broken.calls.some((c) => c.startsWith("ensure")), "STATUS tried to repair first");
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

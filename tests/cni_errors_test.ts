@@ -152,11 +152,11 @@ Deno.test("bad environment or config gives a CNI error with the right code and c
         msg: /ipam: expected object \(missing\)/,
       },
       {
-        name: "ipMasq is not implemented",
+        name: "no vni with the bagpipe backend",
         env: base,
-        stdin: { ...good, ipMasq: true },
-        code: 2,
-        msg: /ipMasq/,
+        stdin: { ...good, backend: "bagpipe", vni: undefined },
+        code: 7,
+        msg: /vni: is required/,
       },
       {
         name: "IPAM plugin not on CNI_PATH",

@@ -72,6 +72,7 @@ const cases: FailureCase[] = [
       Promise.resolve(
         node.config({
           backend: "bagpipe",
+          vni: 90,
           bagpipeUrl: "http://127.0.0.1:1",
           bagpipeTimeoutMs: 2000,
         }),

@@ -271,7 +271,8 @@ Deno.test("the ConfigMap's conflist is config/10-bagpipe.conflist and passes bag
   );
   assert.equal(conf.vni, 90);
   assert.deepEqual(conf.importrt, ["64512:90"]);
-  assert.equal((conf.ipam as Obj).rangeStart, "10.27.5.1");
+  assert.equal((conf.ipam as Obj).rangeStart, "10.27.5.2");
+  assert.equal((conf.ipam as Obj).gateway, "10.27.5.1");
 });
 
 /** A temp dir with stand-in programs on PATH and the ConfigMap's files, for running a script. */
@@ -326,7 +327,7 @@ Deno.test("install-cni's script installs a working plugin and the node's conflis
       const installed = JSON.parse(
         await Deno.readTextFile(`${box.dir}/host/etc/cni/net.d/10-bagpipe.conflist`),
       );
-      assert.equal(installed.plugins[0].ipam.rangeStart, "10.27.7.1");
+      assert.equal(installed.plugins[0].ipam.rangeStart, "10.27.7.2");
       assert.equal(installed.plugins[0].ipam.rangeEnd, "10.27.7.254");
       const version = await new Deno.Command(`${box.dir}/host/opt/cni/bin/bagpipe`, {
         env: { CNI_COMMAND: "VERSION" },

@@ -5,27 +5,29 @@
  * retries; convergence times are printed, never asserted.
  */
 import assert from "node:assert/strict";
-import { type Fabric, startFabric } from "../lib/fabric/fabric.ts";
+import { type Fabric, type FabricNode, startFabric } from "../lib/fabric/fabric.ts";
 import { listNetns } from "../lib/fabric/netns.ts";
 import { Cluster, type Network } from "./helpers/cluster.ts";
 
-const blue: Network = { name: "blue", instance: "blue", rt: "64512:100", prefix: "10.27" };
-const red: Network = { name: "red", instance: "red", rt: "64512:200", prefix: "10.28" };
+const blue: Network = {
+  name: "blue",
+  instance: "blue",
+  rt: "64512:100",
+  prefix: "10.27",
+  vni: 100,
+};
+const red: Network = { name: "red", instance: "red", rt: "64512:200", prefix: "10.28", vni: 200 };
 // One address per node, so a new pod must reuse the deleted pod's address.
 const green: Network = {
   name: "green",
   instance: "green",
   rt: "64512:300",
   prefix: "10.29",
+  vni: 300,
   range: [10, 10],
 };
-const gw: Network = {
-  name: "gw",
-  instance: "gw",
-  rt: "64512:400",
-  prefix: "10.30",
-  isGateway: true,
-};
+// The shipped defaults (isGateway and ipMasq on): the Kubernetes network model.
+const gw: Network = { name: "gw", instance: "gw", rt: "64512:400", prefix: "10.30", vni: 400 };
 
 function converged(scenario: string, ms: number | undefined): void {
   console.log(
@@ -35,11 +37,52 @@ function converged(scenario: string, ms: number | undefined): void {
   );
 }
 
+/** The VXLAN attributes of a device in a node (ip -d -json), with its master. */
+async function vxlanInfo(
+  f: Fabric,
+  netns: string,
+  dev: string,
+): Promise<Record<string, unknown> | undefined> {
+  const out = await f.exec(netns, ["ip", "-d", "-json", "link", "show", dev]);
+  if (out.code !== 0) return undefined;
+  const [link] = JSON.parse(out.stdout) as {
+    master?: string;
+    linkinfo?: { info_data?: Record<string, unknown> };
+  }[];
+  return { ...link?.linkinfo?.info_data, master: link?.master };
+}
+
+/** Pings from a node's own netns (where kubelet probes from) until answered, at most 15 s. */
+async function nodePingUntil(f: Fabric, netns: string, to: string): Promise<boolean> {
+  const deadline = performance.now() + 15000;
+  while (performance.now() < deadline) {
+    if ((await f.exec(netns, ["ping", "-c", "1", "-W", "1", to])).code === 0) return true;
+  }
+  return false;
+}
+
+/** SIGKILLs a node's bagpipe-bgp (found among the fabric's processes by its config file). */
+async function killDaemon(f: Fabric, node: FabricNode): Promise<void> {
+  for (const pid of await f.pids()) {
+    let cmdline = "";
+    try {
+      cmdline = Deno.readTextFileSync(`/proc/${pid}/cmdline`).replaceAll("\0", " ");
+    } catch {
+      continue;
+    }
+    if (cmdline.includes("bagpipe-bgp") && cmdline.includes(node.configFile)) {
+      Deno.kill(pid, "SIGKILL");
+      return;
+    }
+  }
+  throw new Error(`no bagpipe-bgp process of ${node.name} found`);
+}
+
 Deno.test("EVPN fabric end to end with the stock bagpipe-bgp", async (t) => {
   let fabric: Fabric | undefined;
   let id = "";
   try {
-    fabric = await startFabric({ nodes: 2 });
+    fabric = await startFabric({ nodes: 2, readyTimeoutMs: 180000 });
     id = fabric.id;
     const f = fabric;
     const [n1, n2] = f.nodes as [typeof f.nodes[0], typeof f.nodes[0]];
@@ -87,11 +130,17 @@ Deno.test("EVPN fabric end to end with the stock bagpipe-bgp", async (t) => {
         // red's subnet differs, so route explicitly at blue's address through red's interface.
         await f.exec(r1.netns, ["ip", "route", "add", `${blueOnNode2.ip}/32`, "dev", "eth0"]);
         assert.equal(await cluster.ping(r1, blueOnNode2.ip), false, "red must not reach blue");
-        const redOnNode2 = await f.exec(n2.name, ["bridge", "fdb", "show", "dev", "vxlan--blue"]);
+        const redOnNode2 = await f.exec(n2.name, ["bridge", "fdb", "show", "dev", "bpvx-blue"]);
         assert.ok(
           !redOnNode2.stdout.includes(r1.mac),
           "blue's VXLAN has no fdb entry for a red MAC",
         );
+        // Each network has a bridge and a VXLAN device of its own, with its own VNI.
+        for (const [net, vni] of [["blue", 100], ["red", 200]] as const) {
+          const vx = await vxlanInfo(f, n1.name, `bpvx-${net}`);
+          assert.equal(vx?.id, vni, `bpvx-${net} carries VNI ${vni}`);
+          assert.equal(vx?.master, `bpbr-${net}`);
+        }
       },
     );
 
@@ -246,54 +295,216 @@ Deno.test("EVPN fabric end to end with the stock bagpipe-bgp", async (t) => {
     );
 
     await t.step(
-      "6. isGateway: the anycast gateway routes a pod to an address only its node has",
+      "6. the node's gateway: node ↔ local and remote pods, pods → node and off-network, Service NAT",
       async () => {
+        // kube-proxy's Service NAT must see replies bridged between two pods of one node even
+        // where the node's global bridge-nf-call-iptables is 0: the bridge's own flag does it.
+        await f.exec(n1.name, ["sysctl", "-qw", "net.bridge.bridge-nf-call-iptables=0"]);
         const p1 = await cluster.addPod(n1, gw);
         const p2 = await cluster.addPod(n2, gw);
-        const ms = await cluster.pingUntil(p1, p2.ip);
-        converged("gateway-network-first-pods", ms);
-        assert.ok(ms !== undefined, "gw pods reach each other");
-        // An address that exists only inside each node's netns (a veth end with a /32).
-        for (const [node, addr] of [[n1, "10.250.0.1"], [n2, "10.250.0.2"]] as const) {
-          await f.exec(node.name, [
-            "ip",
-            "link",
-            "add",
-            "bcnisvc",
-            "type",
-            "veth",
-            "peer",
-            "name",
-            "bcnisvcp",
-          ]);
-          await f.exec(node.name, ["ip", "addr", "add", `${addr}/32`, "dev", "bcnisvc"]);
-          await f.exec(node.name, ["ip", "link", "set", "bcnisvc", "up"]);
-          await f.exec(node.name, ["ip", "link", "set", "bcnisvcp", "up"]);
+        const first = await cluster.pingUntil(p1, p2.ip);
+        converged("gateway-network-first-pods", first);
+        assert.ok(first !== undefined, "gw pods reach each other");
+        const later = await cluster.addPod(n2, gw);
+        const contact = await cluster.pingUntil(p1, later.ip);
+        // The plugin's VXLAN device has no `proxy`: the first ARP floods to the other VTEP.
+        console.log(`FIRST-CONTACT later pod on node2 ← node1 pod: ${contact ?? "timeout"} ms`);
+        assert.ok(contact !== undefined);
+
+        for (
+          const [node, pod, where] of [[n1, p1, "local"], [n1, p2, "remote"], [
+            n2,
+            p1,
+            "remote",
+          ]] as const
+        ) {
+          assert.ok(
+            await nodePingUntil(f, node.name, pod.ip),
+            `${node.name} (kubelet's netns) reaches the ${where} pod ${pod.ip}`,
+          );
         }
         assert.ok(
-          await cluster.pingUntil(p1, "10.250.0.1") !== undefined,
-          "pod on node1 reaches node1's address",
+          await cluster.pingUntil(p1, cluster.gatewayOf(n1, gw)) !== undefined,
+          "pod → its node's gateway",
+        );
+        assert.ok(await cluster.pingUntil(p1, n1.underlayIp) !== undefined, "pod → its node");
+        // Off the pod network: node1's underlay address, from a pod on node2, masqueraded by node2.
+        assert.ok(await cluster.pingUntil(p2, n1.underlayIp) !== undefined, "pod → another node");
+        const masq = await f.exec(n2.name, [
+          "iptables",
+          "-t",
+          "nat",
+          "-L",
+          "BPCNI-MASQ-gw",
+          "-v",
+          "-x",
+          "-n",
+        ]);
+        const masqLine = masq.stdout.split("\n").find((l) => l.includes("MASQUERADE"));
+        assert.ok(
+          masqLine && Number(masqLine.trim().split(/\s+/)[0]) > 0,
+          `masqueraded:\n${masq.stdout}`,
+        );
+
+        // A "Service": DNAT to a pod on the same bridge; the reply comes back bridged.
+        const backend = await cluster.addPod(n1, gw);
+        await f.exec(n1.name, [
+          "iptables",
+          "-t",
+          "nat",
+          "-A",
+          "PREROUTING",
+          "-d",
+          "10.96.0.10/32",
+          "-p",
+          "icmp",
+          "-j",
+          "DNAT",
+          "--to-destination",
+          backend.ip,
+        ]);
+        assert.equal(
+          (await f.exec(n1.name, ["cat", "/proc/sys/net/bridge/bridge-nf-call-iptables"])).stdout
+            .trim(),
+          "0",
         );
         assert.ok(
-          await cluster.pingUntil(p2, "10.250.0.2") !== undefined,
-          "pod on node2 reaches node2's address",
+          await cluster.pingUntil(p1, "10.96.0.10", 5000) !== undefined,
+          "pod → Service → pod on the same node (per-bridge nf_call_iptables)",
         );
-        // Same gateway MAC on both nodes, and the gateway is never advertised as an endpoint.
-        const macs = await Promise.all(
-          [n1, n2].map((n) => f.exec(n.name, ["cat", "/sys/class/net/evpn---gw/address"])),
+        // Hairpin: a pod through a "Service" to itself, masqueraded as kube-proxy does (its
+        // KUBE-MARK-MASQ for a source that is the endpoint). The node routes it back out of the
+        // bridge's own port, so the pod's port needs no hairpin mode.
+        await f.exec(n1.name, [
+          "iptables",
+          "-t",
+          "nat",
+          "-A",
+          "PREROUTING",
+          "-d",
+          "10.96.0.11/32",
+          "-p",
+          "icmp",
+          "-j",
+          "DNAT",
+          "--to-destination",
+          p1.ip,
+        ]);
+        await f.exec(n1.name, [
+          "iptables",
+          "-t",
+          "nat",
+          "-I",
+          "POSTROUTING",
+          "-s",
+          `${p1.ip}/32`,
+          "-d",
+          `${p1.ip}/32`,
+          "-j",
+          "MASQUERADE",
+        ]);
+        assert.ok(
+          await cluster.pingUntil(p1, "10.96.0.11", 5000) !== undefined,
+          "pod → Service → itself (hairpin) without hairpin mode on its port",
         );
-        assert.equal(macs[0]!.stdout.trim(), macs[1]!.stdout.trim());
-        const neigh = await f.exec(p1.netns, ["ip", "neigh", "show", "10.30.0.1"]);
-        assert.match(
-          neigh.stdout,
-          new RegExp(macs[0]!.stdout.trim()),
-          "the pod resolved the anycast MAC",
+        const hairpin = await f.exec(n1.name, [
+          "cat",
+          `/sys/class/net/${p1.hostVeth}/brport/hairpin_mode`,
+        ]);
+        assert.equal(hairpin.stdout.trim(), "0");
+
+        // The layout DATAPLANE.md describes.
+        const mac = (await f.exec(n1.name, ["cat", "/sys/class/net/bpbr-gw/address"])).stdout
+          .trim();
+        assert.equal(mac, "0a:58:0a:1e:01:01", "bridge MAC = 0a:58: + the node gateway's IPv4");
+        const vx = await vxlanInfo(f, n1.name, "bpvx-gw");
+        assert.equal(vx?.proxy, undefined, "no proxy on the VXLAN device");
+        assert.equal(vx?.learning, false);
+        assert.equal(vx?.local, n1.underlayIp);
+        assert.equal(
+          (await f.exec(n1.name, ["cat", "/sys/class/net/bpbr-gw/bridge/nf_call_iptables"])).stdout
+            .trim(),
+          "1",
+        );
+        assert.equal(
+          (await f.exec(n1.name, ["cat", "/proc/sys/net/ipv4/ip_forward"])).stdout.trim(),
+          "1",
         );
         const ports = await f.api(n1, "GET", "/looking-glass/vpns/instances/gw/ports");
-        assert.ok(
-          !JSON.stringify(ports.body).includes("10.30.0.1"),
-          "the gateway is not an EVPN endpoint",
+        assert.match(
+          JSON.stringify(ports.body),
+          /"bpbr-gw":\{"endpoints":\[\{[^}]*"ip_address":"10\.30\.1\.1\/32"/,
         );
+        const fdb = await f.exec(n2.name, ["bridge", "fdb", "show", "dev", "bpvx-gw"]);
+        assert.match(
+          fdb.stdout,
+          new RegExp(`${mac} dst ${n1.underlayIp}`),
+          "node2 knows node1's gateway",
+        );
+        for (const pod of [p1, p2]) assert.equal((await cluster.check(pod)).code, 0);
+      },
+    );
+
+    await t.step(
+      "6b. SIGKILL of node2's daemon: the devices survive, the pods come back after resync",
+      async () => {
+        const p1 = cluster.pods.find((p) => p.network === gw && p.node === n1)!;
+        const p2 = cluster.pods.find((p) => p.network === gw && p.node === n2)!;
+        await killDaemon(f, n2);
+        await f.stopDaemon(n2); // reaps the killed daemon and its privsep helper
+        const killedAt = performance.now();
+        await f.startDaemon(n2);
+        await f.waitEstablished(n2, 60000);
+        for (const dev of ["bpbr-gw", "bpvx-gw"]) {
+          assert.equal(
+            (await f.exec(n2.name, ["ip", "link", "show", dev])).code,
+            0,
+            `${dev} survived`,
+          );
+        }
+        const master = await f.exec(n2.name, [
+          "cat",
+          `/sys/class/net/${p2.hostVeth}/master/uevent`,
+        ]);
+        assert.match(master.stdout, /INTERFACE=bpbr-gw/, "the pod's veth is still plugged");
+        const addr = await f.exec(n2.name, ["ip", "-4", "addr", "show", "dev", "bpbr-gw"]);
+        assert.match(addr.stdout, /10\.30\.2\.1\/16/, "the gateway address survived");
+        const resync = await cluster.resync(n2);
+        assert.equal(resync.code, 0, resync.stdout + resync.stderr);
+        const back = await cluster.pingUntil(p1, p2.ip, 30000);
+        console.log(
+          `RESTART pod back ${back ?? "timeout"} ms after resync (${
+            Math.round(performance.now() - killedAt)
+          } ms after the restart began)`,
+        );
+        assert.ok(back !== undefined, "pod on node2 reachable again");
+        assert.ok(await nodePingUntil(f, n1.name, p2.ip), "node1 reaches node2's pod again");
+        const ports = await f.api(n2, "GET", "/looking-glass/vpns/instances/gw/ports");
+        assert.match(
+          JSON.stringify(ports.body),
+          /10\.30\.2\.1\/32/,
+          "resync re-attached the gateway",
+        );
+      },
+    );
+
+    await t.step(
+      "6c. DEL of a network's last pod on a node leaves its infrastructure",
+      async () => {
+        const p2 = cluster.pods.find((p) => p.network === gw && p.node === n2)!;
+        for (const p of cluster.pods.filter((p) => p.network === gw && p.node === n1)) {
+          await cluster.delPod(p);
+        }
+        for (const dev of ["bpbr-gw", "bpvx-gw"]) {
+          assert.equal(
+            (await f.exec(n1.name, ["ip", "link", "show", dev])).code,
+            0,
+            `${dev} stays`,
+          );
+        }
+        const masq = await f.exec(n1.name, ["iptables", "-t", "nat", "-S", "BPCNI-MASQ-gw"]);
+        assert.equal(masq.code, 0, "the masquerade chain stays");
+        assert.ok(await nodePingUntil(f, n1.name, p2.ip), "node1 still reaches node2's pod");
       },
     );
 

@@ -38,6 +38,58 @@ async function lgRoutes(f: Fabric, node: Fabric["nodes"][0], kind: string): Prom
   return JSON.stringify(answer.body as LgRoute[]).toUpperCase();
 }
 
+/** Which of FRR's two type-2 routes for the host the node elected: "mac-ip", "mac-only", "none". */
+async function hostBestRoute(f: Fabric, node: Fabric["nodes"][0]): Promise<string> {
+  const best = await lgRoutes(f, node, "best_routes");
+  if (best.includes(`${HOST_MAC.toUpperCase()}/48:${HOST_IP}:`)) return "mac-ip";
+  if (best.includes(`${HOST_MAC.toUpperCase()}/48::`)) return "mac-only";
+  return "none";
+}
+
+/** The `[RouteEntry: …]` texts (repr) the daemon logged for the host's routes, by EVI worker. */
+async function hostRouteReprs(logFile: string): Promise<{ worker: string; reprs: string[] }> {
+  const reprs = new Set<string>();
+  let worker = "";
+  for (const line of (await Deno.readTextFile(logFile)).split("\n")) {
+    const to = /Dispatching event to (EVI-\d+)/.exec(line);
+    const start = line.indexOf("[RouteEntry:");
+    if (!to || start < 0 || !line.includes(HOST_MAC.toUpperCase())) continue;
+    let depth = 0;
+    let end = start;
+    for (; end < line.length; end++) {
+      if (line[end] === "[") depth++;
+      if (line[end] === "]" && --depth === 0) break;
+    }
+    reprs.add(line.slice(start, end + 1));
+    worker = to[1]!;
+  }
+  return { worker, reprs: [...reprs] };
+}
+
+/**
+ * A PYTHONHASHSEED under which bagpipe-bgp 17's tie-break (tracker_worker.compare_no_ecmp:
+ * hash(hostname + worker name + repr(route)), larger wins) elects FRR's MAC-only route over
+ * its MAC/IP route on every node given: B4's trigger (bagpipe-bgp-b4.md), found, not guessed.
+ */
+async function seedElectingMacOnly(
+  hostname: string,
+  nodes: { worker: string; macOnly: string; macIp: string }[],
+): Promise<number | undefined> {
+  const script = "import sys, json\n" +
+    "nodes = json.loads(sys.argv[1])\n" +
+    "print(all(hash(sys.argv[2] + n['worker'] + n['macOnly']) > " +
+    "hash(sys.argv[2] + n['worker'] + n['macIp']) for n in nodes))";
+  for (let seed = 0; seed < 200; seed++) {
+    const out = await new Deno.Command("python3", {
+      args: ["-c", script, JSON.stringify(nodes), hostname],
+      env: { PYTHONHASHSEED: String(seed) },
+      stdout: "piped",
+    }).output();
+    if (new TextDecoder().decode(out.stdout).trim() === "True") return seed;
+  }
+  return undefined;
+}
+
 async function hostPing(f: Fabric, frr: FrrVtep, to: string): Promise<boolean> {
   return (await f.exec(frr.hostNetns, ["ping", "-c", "1", "-W", "1", to])).code === 0;
 }
@@ -95,6 +147,7 @@ Deno.test("FRR 8.4 VTEP beside bagpipe-bgp nodes: host ↔ pods, routes both way
       assert.ok(await hostPing(f, v, SVI_IP), "the host reaches FRR's SVI");
       for (const pod of pods) {
         const ms = await until(() => hostPing(f, v, pod.ip), 60_000);
+        console.log(`FRR ${pod.node.name} elected FRR's ${await hostBestRoute(f, pod.node)} route`);
         console.log(
           `FRR converge host-to-${pod.node.name} ${ms === undefined ? "timeout" : `${ms} ms`}`,
         );
@@ -163,7 +216,7 @@ Deno.test("FRR 8.4 VTEP beside bagpipe-bgp nodes: host ↔ pods, routes both way
             received.includes(`${HOST_MAC.toUpperCase()}/48:${HOST_IP}`),
             `${node.name}'s looking glass has FRR's MAC/IP route for the host: ${received}`,
           );
-          const fdb = await f.exec(node.name, ["bridge", "fdb", "show", "dev", "vxlan--frrnet"]);
+          const fdb = await f.exec(node.name, ["bridge", "fdb", "show", "dev", "bpvx-frrnet"]);
           assert.match(
             fdb.stdout,
             new RegExp(`${HOST_MAC} dst ${v.vtepIp.replaceAll(".", "\\.")}`),
@@ -173,6 +226,7 @@ Deno.test("FRR 8.4 VTEP beside bagpipe-bgp nodes: host ↔ pods, routes both way
     );
 
     await t.step("3. verify decodes FRR's routes and checks its VXLAN traffic", async () => {
+      // Stopped before the B4 step, whose daemon restarts add findings of their own.
       await capture!.stop();
       const out = await new Deno.Command(Deno.execPath(), {
         args: ["run", "-A", `${ROOT}lib/verify/command.ts`, pcap, "--json"],
@@ -245,7 +299,59 @@ Deno.test("FRR 8.4 VTEP beside bagpipe-bgp nodes: host ↔ pods, routes both way
       );
     });
 
-    await t.step("4. deleting the pods withdraws their routes from FRR", async () => {
+    await t.step(
+      "4. B4 recipe (PYTHONHASHSEED, fixed host name): MAC-only route elected, host ↔ pods work",
+      async () => {
+        const hostname = "frr-node";
+        const nodes = [];
+        for (const node of [n1, n2]) {
+          const { worker, reprs } = await hostRouteReprs(node.logFile);
+          const macOnly = reprs.find((r) => r.includes(`${HOST_MAC.toUpperCase()}/48::`));
+          const macIp = reprs.find((r) => r.includes(`/48:${HOST_IP}:`));
+          assert.ok(
+            worker && macOnly && macIp,
+            `${node.name} logged both of FRR's routes: ${reprs}`,
+          );
+          nodes.push({ worker, macOnly, macIp });
+        }
+        const seed = await seedElectingMacOnly(hostname, nodes);
+        assert.ok(seed !== undefined, "a hash seed electing the MAC-only route on both nodes");
+        console.log(`FRR B4 recipe: PYTHONHASHSEED=${seed}, hostname ${hostname}`);
+        for (const node of [n1, n2]) {
+          await f.restartDaemon(node, { env: { PYTHONHASHSEED: String(seed) }, hostname });
+          await f.waitEstablished(node, 120_000);
+          const resync = await cluster.resync(node);
+          assert.equal(resync.code, 0, resync.stdout + resync.stderr);
+        }
+        for (const node of [n1, n2]) {
+          let elected = "";
+          const ms = await until(async () => {
+            elected = await hostBestRoute(f, node);
+            return elected === "mac-only";
+          }, 60_000);
+          assert.ok(ms !== undefined, `B4 state on ${node.name}: MAC-only best (got ${elected})`);
+        }
+        // Cold ARP caches on both sides, as in B4's report.
+        await f.exec(v.hostNetns, ["ip", "neigh", "flush", "all"]);
+        for (const pod of pods) await f.exec(pod.netns, ["ip", "neigh", "flush", "all"]);
+        for (const pod of pods) {
+          const ms = await until(() => hostPing(f, v, pod.ip), 60_000);
+          console.log(
+            `FRR B4 host-to-${pod.node.name} ${
+              ms === undefined ? "timeout" : `${ms} ms`
+            } (MAC-only route elected)`,
+          );
+          assert.ok(ms !== undefined, `with B4's election, host still reaches ${pod.ip}`);
+          await f.exec(pod.netns, ["ip", "neigh", "flush", "all"]);
+          assert.ok(
+            await cluster.pingUntil(pod, HOST_IP, 20_000) !== undefined,
+            `and ${pod.ip} reaches the host`,
+          );
+        }
+      },
+    );
+
+    await t.step("5. deleting the pods withdraws their routes from FRR", async () => {
       for (const pod of [...cluster.pods]) await cluster.delPod(pod);
       const gone = await until(async () => {
         const routes = (await v.vtysh(`show evpn mac vni ${VNI}`)).toLowerCase();

@@ -100,9 +100,11 @@ Deno.test("install replaces its own conflist by rename, leaves no temp file, ski
     const after = await Deno.stat(l.conflist);
     assert.notEqual(after.ino, before.ino, "a new inode was renamed over the old one");
     const oldText = new TextDecoder().decode(await new Response(old.readable).arrayBuffer());
-    assert.match(oldText, /"rangeStart": "10\.27\.3\.1"/);
+    assert.match(oldText, /"rangeStart": "10\.27\.3\.2"/);
+    assert.match(oldText, /"gateway": "10\.27\.3\.1"/);
     const now = JSON.parse(await Deno.readTextFile(l.conflist));
-    assert.equal(now.plugins[0].ipam.rangeStart, "10.27.4.1");
+    assert.equal(now.plugins[0].ipam.rangeStart, "10.27.4.2");
+    assert.equal(now.plugins[0].ipam.gateway, "10.27.4.1", "the node's own gateway");
     assert.equal(now.plugins[0].ipam.rangeEnd, "10.27.4.254");
     assert.deepEqual(names(l.conf), ["10-bagpipe.conflist"], "no temp file left");
     assert.deepEqual(
@@ -271,10 +273,15 @@ Deno.test("config/10-bagpipe.conflist is the built-in default, and its bagpipe e
   const entry = prepared.plugins[0]!;
   const conf = parseNetConf(JSON.stringify({ ...entry, name: example.name, cniVersion: "1.0.0" }));
   assert.equal(conf.mtu, 1450);
+  // The Kubernetes network model out of the box: the node's own gateway, masquerade, forced VNI.
+  assert.equal(conf.isGateway, true);
+  assert.equal(conf.ipMasq, true);
+  assert.equal(conf.vni, 90);
   assert.deepEqual(conf.ipam, {
     type: "host-local",
     subnet: "10.27.0.0/16",
-    rangeStart: "10.27.9.1",
+    gateway: "10.27.9.1",
+    rangeStart: "10.27.9.2",
     rangeEnd: "10.27.9.254",
   });
 });

@@ -13,12 +13,19 @@ import { Cluster, type Network, type Pod } from "./helpers/cluster.ts";
 const ROOT = new URL("../", import.meta.url).pathname;
 
 /** Imported on nodes of both DCs. */
-const span: Network = { name: "span", instance: "span", rt: "64512:600", prefix: "10.40" };
+const span: Network = {
+  name: "span",
+  instance: "span",
+  rt: "64512:600",
+  vni: 600,
+  prefix: "10.40",
+};
 /** Imported only by DC1's nodes (until the control at the end of step 2). */
 const dc1only: Network = {
   name: "dc1only",
   instance: "dc1only",
   rt: "64512:601",
+  vni: 601,
   prefix: "10.41",
 };
 /** DC2's network on the same subnet as dc1only but its own route target. */
@@ -26,6 +33,7 @@ const dc2other: Network = {
   name: "dc2other",
   instance: "dc2other",
   rt: "64512:602",
+  vni: 602,
   prefix: "10.41",
 };
 
@@ -95,7 +103,7 @@ Deno.test("two datacenters: pods across DCs, RT isolation, RTC, reflector outage
       }
       // Next hops stay the originating node's VTEP across the reflectors: DC2's node tunnels
       // straight to DC1's node (through the router), not to a reflector.
-      const fdb = await f.exec(n3.name, ["bridge", "fdb", "show", "dev", "vxlan--span"]);
+      const fdb = await f.exec(n3.name, ["bridge", "fdb", "show", "dev", "bpvx-span"]);
       assert.match(
         fdb.stdout,
         new RegExp(`${pods.a1.mac}.* dst ${n1.underlayIp.replaceAll(".", "\\.")}`, "i"),

@@ -7,16 +7,11 @@ import { CniError, toCniError, wrap } from "../lib/cni/errors.ts";
 import { formatResult, parseResult, type Result } from "../lib/cni/result.ts";
 import { compareVersions, negotiateVersion, requireVersionFor } from "../lib/cni/version.ts";
 import { delegateVersion } from "../lib/cni/delegate.ts";
-import {
-  bridgeNameFor,
-  gatewayMacFor,
-  hostVethFor,
-  podMacFor,
-  vxlanNameFor,
-} from "../lib/net/names.ts";
+import { bridgeNameFor, hostVethFor, podMacFor, vxlanNameFor } from "../lib/net/names.ts";
 import { batchFailure } from "../lib/net/veth.ts";
 import { ipIn, netnsName } from "../lib/net/netns.ts";
 import { podRoutes } from "../lib/plugin/add.ts";
+import { masqueradeChainFor, subnetOf } from "../lib/net/masquerade.ts";
 
 function codeOf(fn: () => unknown): number | undefined {
   try {
@@ -33,6 +28,7 @@ const base = {
   type: "bagpipe",
   importrt: "64512:90",
   exportrt: "64512:90",
+  vni: 90,
   ipam: { type: "host-local" },
 };
 
@@ -56,6 +52,29 @@ Deno.test({
           assert.equal(c.backend, "bagpipe");
           assert.equal(c.stateDir, "/var/lib/cni/bagpipe");
         },
+      },
+      {
+        name: "the Kubernetes network model by default: gateway and masquerade on",
+        conf: base,
+        check: (c) => {
+          assert.equal(c.isGateway, true);
+          assert.equal(c.ipMasq, true);
+          assert.deepEqual(c.nonMasqueradeCidrs, []);
+        },
+      },
+      {
+        name: "isGateway false (L2 only) and ipMasq false stay explicit choices",
+        conf: { ...base, isGateway: false, ipMasq: false, nonMasqueradeCidrs: ["10.96.0.0/12"] },
+        check: (c) => {
+          assert.equal(c.isGateway, false);
+          assert.equal(c.ipMasq, false);
+          assert.deepEqual(c.nonMasqueradeCidrs, ["10.96.0.0/12"]);
+        },
+      },
+      {
+        name: "no vni is fine without a fabric (backend none)",
+        conf: { ...base, vni: undefined, backend: "none" },
+        check: (c) => assert.equal(c.vni, undefined),
       },
       {
         name: "defaults MTU to 1450 (VXLAN on a 1500 underlay)",
@@ -231,7 +250,18 @@ Deno.test({
         code: 7,
         msg: /mtu.*; vni/,
       },
-      { name: "ipMasq true", conf: { ...base, ipMasq: true }, code: 2, msg: /ipMasq/ },
+      {
+        name: "no vni: the plugin's VXLAN device needs the forced one",
+        conf: { ...base, vni: undefined },
+        code: 7,
+        msg: /vni: is required: the plugin's VXLAN device carries this VNI/,
+      },
+      {
+        name: "a non-masquerade CIDR that is not one",
+        conf: { ...base, nonMasqueradeCidrs: ["10.96.0.0/33"] },
+        code: 7,
+        msg: /nonMasqueradeCidrs: "10\.96\.0\.0\/33" is not a\.b\.c\.d\/len/,
+      },
       {
         name: "advertiseSubnet true",
         conf: { ...base, advertiseSubnet: true },
@@ -488,11 +518,14 @@ Deno.test({
       "instances apart",
     );
     assert.ok(hostVethFor("net1", "10.27.2.1/16").length <= 15);
-    assert.equal(bridgeNameFor("abcdefgh"), "evpn---abcdefgh");
-    assert.equal(vxlanNameFor("abcdefgh"), "vxlan--abcdefgh");
-    assert.equal(bridgeNameFor("abcdefghij").length, 15);
-    assert.equal(gatewayMacFor("net1"), gatewayMacFor("net1"));
-    assert.match(gatewayMacFor("net1"), /^02:bc(:[0-9a-f]{2}){4}$/);
+    // Not evpn---*/vxlan--*: bagpipe-bgp deletes those when it restarts.
+    assert.equal(bridgeNameFor("abcdefgh"), "bpbr-abcdefgh");
+    assert.equal(vxlanNameFor("abcdefgh"), "bpvx-abcdefgh");
+    assert.ok(masqueradeChainFor("abcdefgh").length <= 28, "iptables chain name limit");
+    assert.equal(subnetOf("10.27.1.5/16"), "10.27.0.0/16");
+    assert.equal(subnetOf("10.27.255.254/23"), "10.27.254.0/23");
+    assert.equal(subnetOf("192.168.7.9/32"), "192.168.7.9/32");
+    assert.equal(subnetOf("10.1.2.3/0"), "0.0.0.0/0");
   },
 });
 

@@ -2,7 +2,9 @@ import { BagpipeError } from "./errors.ts";
 import {
   type AttachedEndpoint,
   type BgpPeer,
+  type EvpnDataplane,
   type Parsed,
+  parseEvpnDataplane,
   parseInstance,
   parseInstances,
   parsePeers,
@@ -113,6 +115,18 @@ export class BagpipeClient {
   async peers(opts?: CallOptions): Promise<BgpPeer[]> {
     const call = this.#call("GET", "looking-glass/bgp/peers", "list", "BGP peers", opts);
     return this.#parse(call, (await this.#send(call)).json, parsePeers);
+  }
+
+  /** Reads the EVPN dataplane driver: the VTEP address and UDP port its tunnels use. */
+  async evpnDataplane(opts?: CallOptions): Promise<EvpnDataplane> {
+    const call = this.#call(
+      "GET",
+      "looking-glass/vpns/dataplane/drivers/evpn",
+      "read",
+      "the EVPN dataplane driver",
+      opts,
+    );
+    return this.#parse(call, (await this.#send(call)).json, parseEvpnDataplane);
   }
 
   /** Lists the VPN instances of this node. */

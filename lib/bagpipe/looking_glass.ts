@@ -57,6 +57,16 @@ export interface AttachedEndpoint {
   localPref: number | null;
 }
 
+/** The EVPN dataplane driver (`vpns/dataplane/drivers/evpn`): where its VXLAN tunnels start. */
+export interface EvpnDataplane {
+  /** Driver class, e.g. "LinuxVXLANDataplaneDriver". */
+  driver: string;
+  /** The VTEP address: `dataplane_local_address`, or the BGP `local_address` when unset. */
+  localAddress: string;
+  /** `vxlan_dst_port` of the driver's config (4789 unless configured). */
+  vxlanPort: number;
+}
+
 /** Outcome of a parser: the typed value or why the JSON does not fit. */
 export type Parsed<T> = { ok: true; value: T } | { ok: false; problem: string };
 
@@ -184,6 +194,22 @@ export function parsePorts(vpnInstanceId: string, json: unknown): Parsed<Attache
     }
   }
   return { ok: true, value: endpoints };
+}
+
+/** Parses `vpns/dataplane/drivers/evpn`: `{name, local_address, config: {vxlan_dst_port}}`. */
+export function parseEvpnDataplane(json: unknown): Parsed<EvpnDataplane> {
+  if (!_isRecord(json)) return _bad("EVPN dataplane", "an object", json);
+  const { name, local_address: localAddress, config } = json;
+  if (typeof name !== "string") return _bad("name", "a string", name);
+  if (typeof localAddress !== "string") return _bad("local_address", "a string", localAddress);
+  const port = _isRecord(config) ? config.vxlan_dst_port : undefined;
+  if (!(port === undefined || port === null || Number.isInteger(port))) {
+    return _bad("config.vxlan_dst_port", "an integer", port);
+  }
+  return {
+    ok: true,
+    value: { driver: name, localAddress, vxlanPort: (port as number | null | undefined) ?? 4789 },
+  };
 }
 
 function _routeTargets(list: unknown): string[] | undefined {

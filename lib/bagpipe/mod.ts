@@ -10,6 +10,7 @@ export { BagpipeError, type BagpipeFailure } from "./errors.ts";
 export type {
   AttachedEndpoint,
   BgpPeer,
+  EvpnDataplane,
   VpnInstanceDetail,
   VpnInstanceSummary,
 } from "./looking_glass.ts";

@@ -39,6 +39,12 @@ export interface AttachRequest {
   readvertise?: Readvertise;
   /** Free text stored with the endpoint, shown by the looking glass. */
   description?: string;
+  /**
+   * A Linux bridge the port is already plugged into. The driver then uses it instead of making
+   * `evpn---<id>`, reuses a VXLAN port on it whose VNI is the instance's (so `vni` must be given),
+   * never deletes either, and does not plug the port itself.
+   */
+  linuxbr?: string;
 }
 
 /** Unplug one endpoint; without `ipAddress` every IP of that MAC is unplugged. */
@@ -75,6 +81,13 @@ export function attachBody(req: AttachRequest): WireBody {
   if (req.vni !== undefined && !(Number.isInteger(req.vni) && req.vni >= 0 && req.vni <= MAX_VNI)) {
     problems.push(`vni ${req.vni} is not an integer from 0 to ${MAX_VNI}`);
   }
+  if (
+    req.linuxbr !== undefined &&
+    (req.linuxbr === "" || new TextEncoder().encode(req.linuxbr).length > MAX_INTERFACE_NAME ||
+      /[\/\s:]/.test(req.linuxbr))
+  ) {
+    problems.push(`linuxbr ${JSON.stringify(req.linuxbr)} is not a Linux interface name`);
+  }
   if (req.advertiseSubnet === true && !req.ipAddress?.endsWith("/32")) {
     problems.push(
       "advertiseSubnet needs a /32 ipAddress: EVPN instances only advertise host routes",
@@ -103,6 +116,7 @@ export function attachBody(req: AttachRequest): WireBody {
     body.readvertise = { from_rt: [...req.readvertise.fromRt], to_rt: [...req.readvertise.toRt] };
   }
   if (req.description !== undefined) body.description = req.description;
+  if (req.linuxbr !== undefined) body.linuxbr = req.linuxbr;
   return { ok: true, body };
 }
 

@@ -37,11 +37,13 @@ export const DEFAULT_CONFLIST = {
       exportrt: "64512:90",
       vni: 90,
       mtu: 1450,
-      isGateway: false,
+      isGateway: true,
+      ipMasq: true,
       ipam: {
         type: "host-local",
         subnet: "10.27.0.0/16",
-        rangeStart: "10.27.1.1",
+        gateway: "10.27.1.1",
+        rangeStart: "10.27.1.2",
         rangeEnd: "10.27.1.254",
       },
     },
@@ -76,7 +78,8 @@ last: a runtime never sees a network whose plugin is missing.
   --conflist FILE      the conflist to install, under its own file name (default: the built-in
                        ${DEFAULT_CONFLIST_NAME}, which config/${DEFAULT_CONFLIST_NAME} shows)
   --pod-cidr CIDR      this node's share of the network: sets the bagpipe entry's host-local
-                       rangeStart/rangeEnd to CIDR, which must lie inside its ipam.subnet
+                       gateway to CIDR's first address (the node's own, on its bridge) and
+                       rangeStart/rangeEnd to the rest; CIDR must lie inside its ipam.subnet
   --force              replace a conflist that install did not write, or that was edited since
 
 The conflist is checked before anything is written (JSON, cniVersion, the bagpipe entry's
@@ -454,7 +457,14 @@ function _narrowRange(ipam: unknown, cidr: string): Record<string, unknown> {
     (pod.base & subnet.mask) >>> 0 === subnet.base;
   if (!inside) throw new Error(`does not lie inside ipam.subnet ${conf.subnet}`);
   const last = (pod.base | (~pod.mask >>> 0)) >>> 0;
-  return { ...conf, rangeStart: _ipv4(pod.base + 1), rangeEnd: _ipv4(last - 1) };
+  // The node's own gateway (on its bridge) is the first address of its share, so the pods' default
+  // route points at their own node; host-local never hands it out, and rangeStart skips it too.
+  return {
+    ...conf,
+    gateway: _ipv4(pod.base + 1),
+    rangeStart: _ipv4(pod.base + 2),
+    rangeEnd: _ipv4(last - 1),
+  };
 }
 
 function _parseCidr(

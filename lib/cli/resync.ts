@@ -3,6 +3,7 @@ import { toCniError } from "../cni/errors.ts";
 import { Logger } from "../log.ts";
 import { BagpipeBackend } from "../plugin/bagpipe_backend.ts";
 import { listAttachments } from "../state/attachments.ts";
+import { listNetworks } from "../state/networks.ts";
 
 /**
  * `resync`: re-attaches every recorded pod to its daemon when the daemon restarted (it keeps
@@ -20,7 +21,13 @@ export async function resyncCommand(argv: string[]): Promise<number> {
   });
   const stateDir = values["state-dir"]!;
   const log = new Logger({ command: "resync" }, values["log-file"]);
-  const urls = [...new Set(listAttachments(stateDir).records.map((r) => r.bagpipeUrl))];
+  // Networks too: a node gateway is re-attached even where no pod of its network is left.
+  const urls = [
+    ...new Set([
+      ...listAttachments(stateDir).records.map((r) => r.bagpipeUrl),
+      ...listNetworks(stateDir).map((n) => n.spec.bagpipeUrl),
+    ]),
+  ];
   let failed = 0;
   for (const url of urls) {
     try {

@@ -1,5 +1,5 @@
 import * as z from "zod/mini";
-import { isRouteTarget } from "../bagpipe/requests.ts";
+import { isIpv4Prefix, isRouteTarget } from "../bagpipe/requests.ts";
 import { CniError, ErrorCode } from "./errors.ts";
 
 const INSTANCE_ID = /^[a-zA-Z0-9][a-zA-Z0-9_-]{0,7}$/;
@@ -20,6 +20,7 @@ function buildNetConfSchema() {
     mtu: z.optional(z.number()),
     isGateway: z.optional(z.boolean()),
     ipMasq: z.optional(z.boolean()),
+    nonMasqueradeCidrs: z.optional(z.array(z.string())),
     ipam: z.looseObject({ type: z.string() }),
     backend: z.optional(z.enum(["bagpipe", "none"])),
     bagpipeUrl: z.optional(z.string()),
@@ -90,6 +91,18 @@ function valueProblems(c: RawNetConf): string[] {
   }
   if (c.vni !== undefined) {
     add("vni", intProblem(c.vni, 1, 16_777_215) && "must be an integer 1..16777215");
+  } else if (c.backend !== "none") {
+    // The plugin makes the network's VXLAN device; bagpipe-bgp reuses it only when its VNI is
+    // the instance's, which needs the same forced VNI on every node (DATAPLANE.md).
+    add(
+      "vni",
+      "is required: the plugin's VXLAN device carries this VNI and bagpipe-bgp must use the same on every node",
+    );
+  }
+  for (const cidr of c.nonMasqueradeCidrs ?? []) {
+    if (!isIpv4Prefix(cidr)) {
+      add("nonMasqueradeCidrs", `${JSON.stringify(cidr)} is not a.b.c.d/len`);
+    }
   }
   for (const field of ["stateDir", "logFile"] as const) {
     const path = c[field];
@@ -106,8 +119,12 @@ export interface NetConf {
   importrt: string[];
   exportrt: string[];
   mtu: number;
+  /** The bridge holds the node's gateway address and the node routes for its pods (default). */
   isGateway: boolean;
+  /** Traffic from the subnet to elsewhere leaves with the node's address (default). */
   ipMasq: boolean;
+  /** Destinations besides the subnet that ipMasq leaves alone (e.g. the Service CIDR). */
+  nonMasqueradeCidrs: string[];
   ipam: { type: string; [key: string]: unknown };
   backend: "bagpipe" | "none";
   bagpipeUrl: string;
@@ -224,8 +241,9 @@ export function validateNetConf(raw: Record<string, unknown>): NetConf {
       toRt: routeTargetList(raw_.readvertise.toRt),
     },
     mtu: raw_.mtu ?? 1450,
-    isGateway: raw_.isGateway ?? false,
-    ipMasq: raw_.ipMasq ?? false,
+    isGateway: raw_.isGateway ?? true,
+    ipMasq: raw_.ipMasq ?? true,
+    nonMasqueradeCidrs: raw_.nonMasqueradeCidrs ?? [],
     backend: raw_.backend ?? "bagpipe",
     bagpipeUrl: raw_.bagpipeUrl ?? "http://127.0.0.1:8082",
     bagpipeTimeoutMs: raw_.bagpipeTimeoutMs ?? 10_000,
@@ -234,13 +252,6 @@ export function validateNetConf(raw: Record<string, unknown>): NetConf {
     stateDir: raw_.stateDir ?? "/var/lib/cni/bagpipe",
     logFile: raw_.logFile ?? "/var/log/bagpipe-cni.log",
   };
-  if (conf.ipMasq) {
-    throw new CniError(
-      ErrorCode.UnsupportedField,
-      "invalid network configuration: ipMasq: masquerading is not implemented by bagpipe",
-      "remove ipMasq (or set it false); pods are routed by the fabric, use isGateway for off-subnet traffic",
-    );
-  }
   if (conf.advertiseSubnet) {
     throw new CniError(
       ErrorCode.UnsupportedField,

@@ -14,7 +14,7 @@
  * ```
  * @module
  */
-import { BagpipeDaemon } from "./bagpipe_daemon.ts";
+import { BagpipeDaemon, type DaemonLaunch } from "./bagpipe_daemon.ts";
 import { renderBagpipeConfig, writeModprobeStandIn } from "./bagpipe_config.ts";
 import { type Capture, startTcpdump } from "./capture.ts";
 import { killLeftovers, pidsWithCmdline, type StopReport } from "./daemon_process.ts";
@@ -40,6 +40,7 @@ import { UndoStack } from "./undo_stack.ts";
 
 export type {
   Capture,
+  DaemonLaunch,
   Datacenter,
   FabricNode,
   HttpAnswer,
@@ -66,7 +67,10 @@ export interface FabricOptions {
   configDir?: string;
   /** Progress messages; the harness never prints. */
   onStep?: (msg: string) => void;
-  /** How long a daemon may take to answer and to reach Established (default 20000 ms each). */
+  /**
+   * How long a daemon may take to answer and to reach Established (default 60000 ms each: on a
+   * loaded CI machine bagpipe-bgp took more than 20 s just to start).
+   */
   readyTimeoutMs?: number;
   /** How long SIGTERM may take before SIGKILL (default 4000 ms). */
   stopGraceMs?: number;
@@ -142,9 +146,9 @@ export interface Fabric {
   /** Stops the node's bagpipe-bgp (SIGTERM, SIGKILL after the grace time). */
   stopDaemon(node: FabricNode): Promise<StopReport>;
   /** Starts the node's bagpipe-bgp and waits for /ping; returns the /ping value (text). */
-  startDaemon(node: FabricNode): Promise<string>;
+  startDaemon(node: FabricNode, launch?: DaemonLaunch): Promise<string>;
   /** stopDaemon then startDaemon. */
-  restartDaemon(node: FabricNode): Promise<string>;
+  restartDaemon(node: FabricNode, launch?: DaemonLaunch): Promise<string>;
   /** Stops DC dc's route reflector (default DC1), so its nodes lose their peer. */
   stopReflector(dc?: number): Promise<StopReport>;
   /** Starts DC dc's route reflector again and waits for its API. */
@@ -216,7 +220,7 @@ async function _build(
   step: (msg: string) => void,
   undo: UndoStack,
 ): Promise<Fabric> {
-  const readyMs = opts.readyTimeoutMs ?? 20_000;
+  const readyMs = opts.readyTimeoutMs ?? 60_000;
   const graceMs = opts.stopGraceMs ?? 4_000;
   const configDir = opts.configDir ?? defaultConfigDir();
   const started = performance.now();
@@ -453,14 +457,14 @@ async function _build(
       step(`bagpipe-bgp on ${node.name} stopped by ${report.endedBy} in ${report.ms} ms`);
       return report;
     },
-    async startDaemon(node) {
-      const ping = await daemonOf(node).start(readyMs);
+    async startDaemon(node, launch) {
+      const ping = await daemonOf(node).start(readyMs, launch);
       step(`bagpipe-bgp on ${node.name} started, /ping ${ping}`);
       return ping;
     },
-    async restartDaemon(node) {
+    async restartDaemon(node, launch) {
       await fabric.stopDaemon(node);
-      return await fabric.startDaemon(node);
+      return await fabric.startDaemon(node, launch);
     },
     async stopReflector(dc = 1) {
       const report = await reflectorOf(dc).stop(graceMs);

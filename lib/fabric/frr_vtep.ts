@@ -118,6 +118,8 @@ export async function startFrrVtep(fabric: Fabric, spec: FrrVtepSpec): Promise<F
     "netns",
     hostNetns,
   );
+  // The bridge port too: its link-local address would send from a MAC nobody advertises.
+  await ipn(netns, "link", "set", "host0", "addrgenmode", "none");
   await ipn(netns, "link", "set", "host0", "master", bridge, "mtu", String(mtu), "up");
   await ipn(hostNetns, "link", "set", "eth0", "address", spec.hostMac, "mtu", String(mtu), "up");
   await ipn(hostNetns, "addr", "add", spec.hostCidr, "dev", "eth0");

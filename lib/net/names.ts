@@ -42,25 +42,15 @@ export function hostVethFor(instanceId: string, address: string): string {
   return `bc${hex(fnv1a(instanceId), 4)}${hex(addressKey(address), 8)}`;
 }
 
-/** The anycast gateway's MAC for a VPN instance: the same on every node. */
-export function gatewayMacFor(instanceId: string): string {
-  const h = fnv1a(`gateway/${instanceId}`);
-  return [
-    "02",
-    "bc",
-    hex(h >>> 24, 2),
-    hex((h >>> 16) & 0xff, 2),
-    hex((h >>> 8) & 0xff, 2),
-    hex(h & 0xff, 2),
-  ].join(":");
-}
-
-/** The Linux bridge the daemon's VXLAN driver makes for an instance (cut to 15 characters). */
+/**
+ * The network's bridge, made by the plugin (DATAPLANE.md). Not `evpn---*`: bagpipe-bgp deletes
+ * those when it restarts. Instance ids have at most 8 characters, so it fits IFNAMSIZ.
+ */
 export function bridgeNameFor(instanceId: string): string {
-  return `evpn---${instanceId}`.slice(0, 15);
+  return `bpbr-${instanceId}`;
 }
 
-/** The VXLAN device the daemon's driver makes for an instance (cut to 15 characters). */
+/** The network's VXLAN device, made by the plugin; not `vxlan--*`, which the daemon deletes. */
 export function vxlanNameFor(instanceId: string): string {
-  return `vxlan--${instanceId}`.slice(0, 15);
+  return `bpvx-${instanceId}`;
 }

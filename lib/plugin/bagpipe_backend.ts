@@ -2,12 +2,20 @@ import { BagpipeClient, BagpipeError } from "../bagpipe/mod.ts";
 import { CniError, ErrorCode } from "../cni/errors.ts";
 import { isIpv6 } from "../cni/result.ts";
 import type { Logger } from "../log.ts";
-import { ensureAnycastGateway, masterOf, plugIntoBridge } from "../net/bridge_port.ts";
-import { bridgeNameFor, gatewayMacFor, vxlanNameFor } from "../net/names.ts";
-import { deleteLink, linkExists } from "../net/veth.ts";
+import { brNetfilterLoaded, ensureBrNetfilter } from "../net/node_sysctls.ts";
+import { bridgeNameFor } from "../net/names.ts";
+import type { Vtep } from "../net/network_bridge.ts";
+import { linkExists } from "../net/veth.ts";
 import { type AttachmentRecord, listAttachments, saveAttachment } from "../state/attachments.ts";
+import { listNetworks, loadNetwork, type NetworkSpec, saveNetwork } from "../state/networks.ts";
 import type { Backend, CommandContext } from "./context.ts";
 import { lastIdentity, rememberIdentity, withStateLock } from "./daemon_identity.ts";
+import {
+  KernelNodeNetwork,
+  networkSpecOf,
+  type NodeNetwork,
+  pluggedIntoBridge,
+} from "./node_network.ts";
 
 /** The address the daemon knows the pod by: its IPv4 in CIDR form (the daemon is IPv4 only). */
 export function attachedAddress(record: AttachmentRecord): string | undefined {
@@ -25,44 +33,111 @@ function toCni(err: unknown): unknown {
   );
 }
 
-/** The pod's endpoint on the BaGPipe BGP daemon of its node. */
+/**
+ * The pod's endpoint on the BaGPipe BGP daemon of its node, on the network's bridge and VXLAN
+ * device that the plugin owns (DATAPLANE.md): the attach names the bridge (`linuxbr`) and forces
+ * the VNI, so the daemon reuses our VXLAN device instead of making its own with `proxy`.
+ */
 export class BagpipeBackend implements Backend {
   #client: BagpipeClient;
   #url: string;
   #stateDir: string;
   #log: Logger;
+  #network: NodeNetwork;
+  #gatewayNetwork: boolean;
 
-  /** `fetch` replaces the global one (tests inject a fake daemon). */
+  /**
+   * `fetch` replaces the global one (tests inject a fake daemon); `network` the node side (tests
+   * that must not touch the host's kernel inject one). `gatewayNetwork`: the configured network
+   * routes its pods through the node (isGateway), so STATUS requires br_netfilter.
+   */
   constructor(
     url: string,
     timeoutMs: number,
     stateDir: string,
     log: Logger,
     fetch?: typeof globalThis.fetch,
+    network?: NodeNetwork,
+    gatewayNetwork = false,
   ) {
     this.#url = url;
     this.#client = new BagpipeClient(url, { timeoutMs, fetch });
     this.#stateDir = stateDir;
     this.#log = log;
+    this.#network = network ?? new KernelNodeNetwork(stateDir, log);
+    this.#gatewayNetwork = gatewayNetwork;
   }
 
   async attach(record: AttachmentRecord): Promise<string> {
     const identity = await this.#ping();
     if (lastIdentity(this.#stateDir, this.#url) !== identity) await this.#resync(identity, record);
-    await this.#attachOne(record);
+    await this.#attachOne(record, identity);
     return identity;
   }
 
-  async #attachOne(record: AttachmentRecord): Promise<void> {
-    const bridge = bridgeNameFor(record.instanceId), vxlan = vxlanNameFor(record.instanceId);
-    // Bug B2: an instance that emptied leaves its VXLAN device behind, and the next attach
-    // fails with "File exists". Without its bridge, the device is such a leftover.
-    if (linkExists(vxlan) && !linkExists(bridge)) {
-      this.#log.warn("deleting VXLAN device left by an emptied instance (bagpipe-bgp bug B2)", {
-        vxlan,
-      });
-      await deleteLink(vxlan);
+  /**
+   * The VTEP address the daemon's VXLAN driver uses (`dataplane_local_address`, else its BGP
+   * `local_address`) and its UDP port, read from its looking glass: our VXLAN device must start
+   * where the daemon's type-3 routes say the node's tunnels end, and asking the daemon keeps one
+   * source of truth instead of a config field that could disagree. Only read when a network's
+   * devices are made.
+   */
+  async #vtep(): Promise<Vtep> {
+    try {
+      const dataplane = await this.#client.evpnDataplane();
+      if (dataplane.driver !== "LinuxVXLANDataplaneDriver") {
+        // E.g. the `dummy` driver: a control-plane-only daemon. The plugin still makes and plugs
+        // the devices, but nothing programs the other nodes' MACs and VTEPs into them.
+        this.#log.warn("the daemon's EVPN driver programs no VXLAN device", {
+          driver: dataplane.driver,
+          consequence: "pods are advertised, but reach only pods on this node",
+        });
+      }
+      return { address: dataplane.localAddress, port: dataplane.vxlanPort };
+    } catch (e) {
+      throw toCni(e);
     }
+  }
+
+  /**
+   * Advertises the node's gateway (the bridge's address and MAC, local port the bridge itself)
+   * once per daemon identity, so other nodes know where the node's address lives and their pods'
+   * replies to it are not flooded. The daemon forgets it on restart; resync re-attaches it.
+   */
+  async #ensureGateway(spec: NetworkSpec, identity: string): Promise<void> {
+    if (!spec.gatewayCidr || !spec.mac) return;
+    const known = loadNetwork(this.#stateDir, spec.instanceId);
+    if (known?.gatewayIdentity === identity) return;
+    const bridge = bridgeNameFor(spec.instanceId);
+    try {
+      await this.#client.attach({
+        vpnInstanceId: spec.instanceId,
+        macAddress: spec.mac,
+        localPort: bridge,
+        ipAddress: `${spec.gatewayCidr.split("/")[0]}/32`,
+        importRt: spec.importRt,
+        exportRt: spec.exportRt,
+        vni: spec.vni,
+        readvertise: spec.readvertise,
+        linuxbr: bridge,
+        description: "node gateway",
+      });
+    } catch (e) {
+      throw toCni(e);
+    }
+    saveNetwork(this.#stateDir, { spec: known?.spec ?? spec, gatewayIdentity: identity });
+  }
+
+  /**
+   * The network's devices (made when missing), the veth plugged into its bridge, the node's
+   * gateway advertised, then the pod's endpoint.
+   */
+  async #attachOne(record: AttachmentRecord, identity: string): Promise<void> {
+    const spec = networkSpecOf(record);
+    await this.#network.ensure(spec, () => this.#vtep());
+    await this.#network.plug(record.hostVeth, spec);
+    await this.#ensureGateway(spec, identity);
+    const bridge = bridgeNameFor(record.instanceId);
     try {
       await this.#client.attach({
         vpnInstanceId: record.instanceId,
@@ -74,27 +149,11 @@ export class BagpipeBackend implements Backend {
         exportRt: record.exportRt,
         vni: record.vni,
         readvertise: record.readvertise,
+        linuxbr: bridge,
         description: `${record.containerId}/${record.ifname}`,
       });
     } catch (e) {
       throw toCni(e);
-    }
-    // When the daemon still holds this endpoint from an earlier pod with the same address (bug
-    // B1), it treats the attach as a refresh and leaves the new veth out of its bridge.
-    if (masterOf(record.hostVeth) !== bridge) {
-      this.#log.info("plugging veth into the instance bridge the daemon skipped", {
-        hostVeth: record.hostVeth,
-        bridge,
-      });
-      await plugIntoBridge(record.hostVeth, bridge, record.mac);
-    }
-    if (record.isGateway && record.gateway) {
-      const prefix = attachedAddress(record)?.split("/")[1] ?? "32";
-      await ensureAnycastGateway(
-        bridge,
-        `${record.gateway}/${prefix}`,
-        gatewayMacFor(record.instanceId),
-      );
     }
   }
 
@@ -158,6 +217,33 @@ export class BagpipeBackend implements Backend {
         `CHECK failed: endpoint ${record.mac} is attached on port "${endpoint.localPort}", not "${record.hostVeth}"`,
       );
     }
+    const spec = networkSpecOf(record);
+    const problems = await this.#network.problems(spec, await this.#vtep());
+    if (!pluggedIntoBridge(record.hostVeth, spec)) {
+      problems.push(
+        `host veth "${record.hostVeth}" is not plugged into "${bridgeNameFor(spec.instanceId)}"`,
+      );
+    }
+    if (spec.gatewayCidr && spec.mac) {
+      let gateway;
+      try {
+        gateway = await this.#client.findEndpoint({
+          vpnInstanceId: spec.instanceId,
+          macAddress: spec.mac,
+          ipAddress: `${spec.gatewayCidr.split("/")[0]}/32`,
+        });
+      } catch (e) {
+        throw toCni(e);
+      }
+      if (!gateway) problems.push(`the node's gateway ${spec.gatewayCidr} is not advertised`);
+    }
+    if (problems.length > 0) {
+      throw new CniError(
+        ErrorCode.StateDrifted,
+        `CHECK failed: network "${record.network}" on this node: ${problems[0]}`,
+        problems.join("; "),
+      );
+    }
   }
 
   async status(): Promise<void> {
@@ -179,6 +265,40 @@ export class BagpipeBackend implements Backend {
         ErrorCode.PluginNotAvailableLimited,
         `BaGPipe daemon at ${this.#url} has no Established BGP peer: pods would not be reachable from other nodes`,
         states,
+      );
+    }
+    await this.#nodeStatus();
+  }
+
+  /**
+   * The node side of STATUS. 50 when a new pod could not get the Kubernetes network model here
+   * (br_netfilter missing and not loadable: ADD would fail); 51 when a network that already has
+   * pods on this node is broken (device missing or with `proxy`, gateway address gone,
+   * ip_forward off, masquerade rules gone) and could not be repaired: its pods are limited.
+   * What can be repaired is (the same idempotent steps as the first ADD), then looked at again.
+   */
+  async #nodeStatus(): Promise<void> {
+    if (this.#gatewayNetwork && !brNetfilterLoaded()) await ensureBrNetfilter();
+    const broken: string[] = [];
+    for (const { spec } of listNetworks(this.#stateDir)) {
+      if (spec.bagpipeUrl !== this.#url) continue;
+      const vtep = await this.#vtep();
+      let problems = await this.#network.problems(spec, vtep);
+      if (problems.length === 0) continue;
+      this.#log.warn("repairing network infrastructure", { instance: spec.instanceId, problems });
+      try {
+        await this.#network.ensure(spec, () => Promise.resolve(vtep), true);
+        problems = await this.#network.problems(spec, vtep);
+      } catch (e) {
+        problems.push(`repair failed: ${(e as Error).message}`);
+      }
+      broken.push(...problems.map((p) => `${spec.instanceId}: ${p}`));
+    }
+    if (broken.length > 0) {
+      throw new CniError(
+        ErrorCode.PluginNotAvailableLimited,
+        `this node cannot give pods the Kubernetes network model: ${broken[0]}`,
+        broken.join("; "),
       );
     }
   }
@@ -205,6 +325,16 @@ export class BagpipeBackend implements Backend {
       if (lastIdentity(this.#stateDir, this.#url) === identity) return 0;
       let count = 0;
       const failures: string[] = [];
+      // Gateways first, including those of networks with no pod left on this node.
+      for (const { spec } of listNetworks(this.#stateDir)) {
+        if (spec.bagpipeUrl !== this.#url) continue;
+        try {
+          await this.#network.ensure(spec, () => this.#vtep());
+          await this.#ensureGateway(spec, identity);
+        } catch (e) {
+          failures.push(`gateway of ${spec.instanceId}: ${(e as Error).message}`);
+        }
+      }
       for (const record of listAttachments(this.#stateDir).records) {
         if (record.bagpipeUrl !== this.#url || record.daemonIdentity === identity) continue;
         if (skip && record.containerId === skip.containerId && record.ifname === skip.ifname) {
@@ -213,7 +343,7 @@ export class BagpipeBackend implements Backend {
         // A pod whose veth is gone was deleted without DEL; GC removes its record.
         if (!linkExists(record.hostVeth)) continue;
         try {
-          await this.#attachOne(record);
+          await this.#attachOne(record, identity);
           saveAttachment(this.#stateDir, { ...record, daemonIdentity: identity });
           count++;
         } catch (e) {
@@ -238,5 +368,13 @@ export class BagpipeBackend implements Backend {
 /** The backend for `"backend": "bagpipe"` (the default). */
 export function bagpipeBackend(ctx: Omit<CommandContext, "backend">): Backend {
   const { conf, log } = ctx;
-  return new BagpipeBackend(conf.bagpipeUrl, conf.bagpipeTimeoutMs, conf.stateDir, log);
+  return new BagpipeBackend(
+    conf.bagpipeUrl,
+    conf.bagpipeTimeoutMs,
+    conf.stateDir,
+    log,
+    undefined,
+    undefined,
+    conf.isGateway,
+  );
 }

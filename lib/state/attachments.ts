@@ -25,6 +25,11 @@ export interface AttachmentRecord {
   advertiseSubnet: boolean;
   readvertise?: { fromRt: string[]; toRt: string[] };
   isGateway: boolean;
+  /** ipMasq of the network (absent in records older than it: then on, the default). */
+  ipMasq?: boolean;
+  nonMasqueradeCidrs?: string[];
+  /** The network's MTU (absent in older records: 1450, the default). */
+  mtu?: number;
   bagpipeUrl: string;
   /** The daemon's /ping identity when the endpoint was last attached. */
   daemonIdentity?: string;

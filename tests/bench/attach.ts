@@ -26,6 +26,7 @@ export async function benchAttach(rounds = 8): Promise<void> {
         instance: `bench${round}`,
         rt: `64512:${1000 + round}`,
         prefix: `10.${100 + round}`,
+        vni: 1000 + round,
       };
       const anchor = await cluster.addPod(n1, net);
       const [pod, firstMs] = await timed(() => cluster.addPod(n2, net));

@@ -412,6 +412,19 @@ export function createBagpipeFake(options: BagpipeFakeOptions = {}): BagpipeFake
       }
       throw missing(`'${fourth}'`, `${href.slice(base.length)}/${fourth}`);
     }
+    if (first === "vpns" && second === "dataplane" && third === "drivers" && fourth === "evpn") {
+      return {
+        name: "LinuxVXLANDataplaneDriver",
+        local_address: localAddress,
+        supported_encaps: ["encap:VXLAN"],
+        config: {
+          dataplane_local_address: null,
+          dataplane_driver: "linux_vxlan.LinuxVXLANDataplaneDriver",
+          vxlan_dst_port: 4789,
+        },
+        kernel_release: "6.1.0",
+      };
+    }
     if (first === "vpns" && second === "instances_per_vni" && third === undefined) {
       return Object.fromEntries(
         [...instances.values()].filter((instance) => instance.forcedVni).map((instance) => [

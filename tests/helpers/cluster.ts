@@ -13,9 +13,10 @@ export interface Network {
   rt: string;
   /** The /16's first two octets, e.g. "10.27". */
   prefix: string;
+  /** The forced VNI (the plugin's VXLAN device carries it; unique per network). */
+  vni: number;
+  /** Left out of the config when undefined, so the plugin's default (true) applies. */
   isGateway?: boolean;
-  /** Forced VNI (the same on every node), e.g. to match another vendor's VTEP. */
-  vni?: number;
   /** host-local range per node: [start, end] of the third and fourth octet, default x.y.N.10-x.y.N.250. */
   range?: [number, number];
 }
@@ -57,7 +58,11 @@ export class Cluster {
     return `${node.workDir}/cni/ipam`;
   }
 
-  /** The network configuration this node's kubelet would hand the plugin. */
+  /**
+   * The network configuration this node's kubelet would hand the plugin, as `install --pod-cidr`
+   * writes it: the network's /16 as the subnet, the node's x.y.N.0/24 as its share, the node's
+   * own gateway x.y.N.1 (on its bridge).
+   */
   config(
     node: FabricNode,
     net: Network,
@@ -71,8 +76,8 @@ export class Cluster {
       importrt: net.rt,
       exportrt: net.rt,
       vpnInstanceId: net.instance,
-      isGateway: net.isGateway ?? false,
-      ...(net.vni === undefined ? {} : { vni: net.vni }),
+      vni: net.vni,
+      ...(net.isGateway === undefined ? {} : { isGateway: net.isGateway }),
       stateDir: this.stateDir(node),
       logFile: `${node.workDir}/cni/plugin.log`,
       ipam: {
@@ -80,11 +85,16 @@ export class Cluster {
         subnet: `${net.prefix}.0.0/16`,
         rangeStart: `${net.prefix}.${node.index}.${lo}`,
         rangeEnd: `${net.prefix}.${node.index}.${hi}`,
-        gateway: `${net.prefix}.0.1`,
+        gateway: this.gatewayOf(node, net),
         dataDir: this.ipamDir(node),
       },
       ...extra,
     };
+  }
+
+  /** The node's gateway address in a network (its bridge's address). */
+  gatewayOf(node: FabricNode, net: Network): string {
+    return `${net.prefix}.${node.index}.1`;
   }
 
   /** Runs one CNI command on a node, as kubelet would. */

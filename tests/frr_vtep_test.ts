@@ -118,7 +118,7 @@ Deno.test("FRR 8.4 VTEP beside bagpipe-bgp nodes: host ↔ pods, routes both way
     fabric = await startFabric({
       nodes: 2,
       workDir,
-      readyTimeoutMs: 180_000,
+      readyTimeoutMs: 300_000,
       captureAtStart: { file: pcap },
       onStep: (m) => console.log(`  ${m}`),
     });

@@ -158,8 +158,8 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
           topology,
           nodes: NODES,
           nodesPerDc: [NODES, NODES],
-          // bagpipe-bgp can take a minute to start on a loaded machine.
-          readyTimeoutMs: 120_000,
+          // bagpipe-bgp took up to 3 minutes to answer on a heavily loaded 2-core machine.
+          readyTimeoutMs: 240_000,
           prefix: id,
           workDir: demoDir,
           configDir: opts.configDir,

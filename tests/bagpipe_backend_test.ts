@@ -61,6 +61,7 @@ function recordingNetwork(problems: string[] = []): NodeNetwork & { calls: strin
       return Promise.resolve();
     },
     problems: () => Promise.resolve([...problems]),
+    portProblems: () => [],
   };
 }
 

@@ -11,17 +11,34 @@ export function masterOf(ifname: string): string | undefined {
 }
 
 /**
- * Plugs a pod's host veth into its network's bridge. With `linuxbr` the daemon does not plug
- * ports (it only pins the MAC with `bridge fdb replace`), so the plugin does, before attaching.
+ * Plugs a pod's host veth into its network's bridge, in hairpin mode. With `linuxbr` the daemon
+ * does not plug ports (it only pins the MAC with `bridge fdb replace`), so the plugin does, before
+ * attaching. Hairpin: when kube-proxy DNATs a pod's packet to a backend on the same bridge,
+ * br_netfilter does not route it but bridges it back ("bridged DNAT"); for a pod reaching itself
+ * through its own Service that is out of the port it came in by, which a bridge only does in
+ * hairpin mode (measured: without it, the hairpin ping fails).
  */
 export async function plugIntoBridge(port: string, bridge: string): Promise<void> {
-  if (masterOf(port) === bridge) return;
-  const out = await run("ip", ["link", "set", port, "master", bridge]);
+  if (masterOf(port) === bridge && hairpinOn(port)) return;
+  const lines = [
+    `link set ${port} master ${bridge}`,
+    `link set ${port} type bridge_slave hairpin on`,
+  ];
+  const out = await run("ip", ["-batch", "-"], { stdin: lines.join("\n") + "\n" });
   if (out.code !== 0) {
     throw new CniError(
       ErrorCode.LinkSetupFailed,
       `failed to plug "${port}" into bridge "${bridge}": ${lastLine(out.stderr)}`,
     );
+  }
+}
+
+/** True when a bridge port is in hairpin mode (read from /sys). */
+export function hairpinOn(port: string): boolean {
+  try {
+    return Deno.readTextFileSync(`/sys/class/net/${port}/brport/hairpin_mode`).trim() === "1";
+  } catch {
+    return false;
   }
 }
 

@@ -10,12 +10,7 @@ import { type AttachmentRecord, listAttachments, saveAttachment } from "../state
 import { listNetworks, loadNetwork, type NetworkSpec, saveNetwork } from "../state/networks.ts";
 import type { Backend, CommandContext } from "./context.ts";
 import { lastIdentity, rememberIdentity, withStateLock } from "./daemon_identity.ts";
-import {
-  KernelNodeNetwork,
-  networkSpecOf,
-  type NodeNetwork,
-  pluggedIntoBridge,
-} from "./node_network.ts";
+import { KernelNodeNetwork, networkSpecOf, type NodeNetwork } from "./node_network.ts";
 
 /** The address the daemon knows the pod by: its IPv4 in CIDR form (the daemon is IPv4 only). */
 export function attachedAddress(record: AttachmentRecord): string | undefined {
@@ -219,11 +214,7 @@ export class BagpipeBackend implements Backend {
     }
     const spec = networkSpecOf(record);
     const problems = await this.#network.problems(spec, await this.#vtep());
-    if (!pluggedIntoBridge(record.hostVeth, spec)) {
-      problems.push(
-        `host veth "${record.hostVeth}" is not plugged into "${bridgeNameFor(spec.instanceId)}"`,
-      );
-    }
+    problems.push(...this.#network.portProblems(record.hostVeth, spec));
     if (spec.gatewayCidr && spec.mac) {
       let gateway;
       try {

@@ -1,7 +1,7 @@
 import { CniError, ErrorCode } from "../cni/errors.ts";
 import { isIpv6 } from "../cni/result.ts";
 import type { Logger } from "../log.ts";
-import { masterOf, plugIntoBridge } from "../net/bridge_port.ts";
+import { hairpinOn, masterOf, plugIntoBridge } from "../net/bridge_port.ts";
 import { ensureMasquerade, masqueradeProblems, subnetOf } from "../net/masquerade.ts";
 import { bridgeNameFor, podMacFor, vxlanNameFor } from "../net/names.ts";
 import {
@@ -87,6 +87,8 @@ export interface NodeNetwork {
   plug(hostVeth: string, spec: NetworkSpec): Promise<void>;
   /** Each missing piece of the network on this node, as a phrase (empty when complete). */
   problems(spec: NetworkSpec, vtep?: Vtep): Promise<string[]>;
+  /** What is wrong with a pod's port on the network's bridge (empty when it is right). */
+  portProblems(hostVeth: string, spec: NetworkSpec): string[];
 }
 
 /** The network as this node's kernel has it (the plugin runs in the node's netns). */
@@ -113,8 +115,14 @@ export class KernelNodeNetwork implements NodeNetwork {
       if (spec.masquerade) {
         await ensureMasquerade({ instanceId: spec.instanceId, ...spec.masquerade });
       }
+      // The gateway endpoint stays attached unless the gateway itself changed.
       const previous = loadNetwork(this.stateDir, spec.instanceId);
-      saveNetwork(this.stateDir, { ...previous, spec });
+      const same = previous?.spec.gatewayCidr === spec.gatewayCidr &&
+        previous?.spec.mac === spec.mac;
+      saveNetwork(this.stateDir, {
+        spec,
+        ...(same && previous?.gatewayIdentity ? { gatewayIdentity: previous.gatewayIdentity } : {}),
+      });
       this.log.info("network infrastructure ensured", {
         instance: spec.instanceId,
         bridge: layout.bridge,
@@ -125,6 +133,10 @@ export class KernelNodeNetwork implements NodeNetwork {
       });
       return true;
     });
+  }
+
+  portProblems(hostVeth: string, spec: NetworkSpec): string[] {
+    return portProblems(hostVeth, spec);
   }
 
   plug(hostVeth: string, spec: NetworkSpec): Promise<void> {
@@ -148,7 +160,16 @@ export class KernelNodeNetwork implements NodeNetwork {
   }
 }
 
-/** True when a pod's host veth is plugged into its network's bridge. */
-export function pluggedIntoBridge(hostVeth: string, spec: NetworkSpec): boolean {
-  return masterOf(hostVeth) === bridgeNameFor(spec.instanceId);
+/** What is wrong with a pod's port on its network's bridge (empty when plugged in hairpin mode). */
+export function portProblems(hostVeth: string, spec: NetworkSpec): string[] {
+  const bridge = bridgeNameFor(spec.instanceId);
+  if (masterOf(hostVeth) !== bridge) {
+    return [`host veth "${hostVeth}" is not plugged into "${bridge}"`];
+  }
+  if (!hairpinOn(hostVeth)) {
+    return [
+      `host veth "${hostVeth}" is not in hairpin mode (a pod could not reach its own Service)`,
+    ];
+  }
+  return [];
 }

@@ -83,22 +83,23 @@ Deno.test("deno task demo: all pods reach each other, verify runs, nothing is le
       line(run.out, "VNIs"),
       /import 64512:90, export 64512:90\): n1 VNI 90, n2 VNI 90$/,
     );
-    for (const ip of ["10.27.1.1", "10.27.1.2", "10.27.2.1", "10.27.2.2"]) {
+    // x.y.N.1 is node N's own gateway (on its bridge): pods start at .2.
+    for (const ip of ["10.27.1.2", "10.27.1.3", "10.27.2.2", "10.27.2.3"]) {
       assert.match(
         run.out,
         new RegExp(`^ {11}n\\d-pod\\d +n\\d +${ip.replaceAll(".", "\\.")} `, "m"),
       );
     }
-    // Each node learned both pods of the other node, and its flood route.
+    // Each node learned the other node's gateway and both its pods, and its flood route.
     const routes = line(run.out, "routes");
     assert.match(
       routes,
-      /^n1 received 3: .*10\.27\.2\.1 via 10\.199\.0\.12.*10\.27\.2\.2 via 10\.199\.0\.12/,
+      /^n1 received 4: .*10\.27\.2\.1 via 10\.199\.0\.12.*10\.27\.2\.2 via 10\.199\.0\.12.*10\.27\.2\.3 via 10\.199\.0\.12/,
     );
-    assert.match(run.out, /^ {11}n2 received 3: .*10\.27\.1\.1 via 10\.199\.0\.11/m);
+    assert.match(run.out, /^ {11}n2 received 4: .*10\.27\.1\.2 via 10\.199\.0\.11/m);
     assert.match(
       line(run.out, "portmap"),
-      /--dport 8080 -j DNAT --to-destination 10\.27\.1\.1:80, removed by DEL$/,
+      /--dport 8080 -j DNAT --to-destination 10\.27\.1\.2:80, removed by DEL$/,
     );
     // verify either judged the capture or said plainly that it could not; never a made-up verdict.
     assert.match(

@@ -208,7 +208,11 @@ Deno.test("two datacenters: pods across DCs, RT isolation, RTC, reflector outage
         assert.equal(
           out.code,
           0,
-          `verify found the inter-DC capture inconsistent:\n${text.slice(0, 3000)}`,
+          `verify found the inter-DC capture inconsistent: ${
+            JSON.stringify(
+              (report.findings as { severity: string }[]).filter((x) => x.severity === "error"),
+            )
+          }\n${humanText.split("\n").filter((l) => /ERROR|WARNING/.test(l)).join("\n")}`,
         );
         const rrs = f.dcs.map((dc) => dc.reflector.ip);
         const sessions = report.sessions as { a?: string; b?: string; peers?: string[] }[];

@@ -205,15 +205,39 @@ Deno.test("two datacenters: pods across DCs, RT isolation, RTC, reflector outage
           new RegExp(`${lo} <-> ${hi}  VNI \\d+  unicast [1-9]\\d*/[1-9]`),
           "verify's text report names n1 <-> n3 with unicast both ways",
         );
-        assert.equal(
-          out.code,
-          0,
-          `verify found the inter-DC capture inconsistent: ${
-            JSON.stringify(
-              (report.findings as { severity: string }[]).filter((x) => x.severity === "error"),
-            )
-          }\n${humanText.split("\n").filter((l) => /ERROR|WARNING/.test(l)).join("\n")}`,
+        // The only error we accept is head-end replication of unknown unicast: a node floods a
+        // frame to every VTEP of the VNI while the MAC's route, already past this link, is not
+        // yet in its VXLAN fdb. Then the same frame also reached the MAC's own VTEP (a flow with
+        // the same source and MACs to other_vtep). Anything else fails the step.
+        type Finding = {
+          kind: string;
+          severity: string;
+          src_vtep: string;
+          src_mac: string;
+          dst_mac: string;
+          other_vtep: string | null;
+        };
+        type Flow = { src_vtep: string; dst_vtep: string; src_mac: string; dst_mac: string };
+        const errors = (report.findings as Finding[]).filter((x) => x.severity === "error");
+        const flooded = (e: Finding) =>
+          e.kind === "dst_mac_at_other_vtep" &&
+          (report.flows as Flow[]).some((x) =>
+            x.src_vtep === e.src_vtep && x.src_mac === e.src_mac && x.dst_mac === e.dst_mac &&
+            x.dst_vtep === e.other_vtep
+          );
+        console.log(
+          `  verify: ${errors.length} error finding(s), ${
+            errors.filter(flooded).length
+          } of them unknown unicast flooded while the route was being installed`,
         );
+        assert.deepEqual(
+          errors.filter((e) => !flooded(e)),
+          [],
+          `verify found the inter-DC capture inconsistent:\n${
+            humanText.split("\n").filter((l) => /ERROR|WARNING/.test(l)).join("\n")
+          }`,
+        );
+        assert.ok(out.code === 0 || errors.length > 0, `verify exited ${out.code}`);
         const rrs = f.dcs.map((dc) => dc.reflector.ip);
         const sessions = report.sessions as { a?: string; b?: string; peers?: string[] }[];
         assert.ok(

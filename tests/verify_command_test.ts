@@ -37,6 +37,8 @@ Deno.test("verify command: real capture prints a readable report and exits 1", a
     const part of [
       "BGP sessions (10)",
       "EVPN routes per VTEP and VNI (16 routes, 0 active)",
+      "VXLAN between VTEPs (1 pairs; packets each way, first VTEP -> second)",
+      "192.168.33.21 <-> 192.168.33.22  VNI 16,18  unicast 958/958  BUM 21/106",
       "VXLAN flows (48)",
       "Findings: 2 errors",
       "Verdict: INCONSISTENT: 2 error finding(s)",

@@ -35,7 +35,7 @@ export const TEST_PACKAGES = [
   "python3-grpcio", // the tests' CRI client (tests/helpers/cri/), with Debian's python3
   "python3-grpc-tools",
   "python3-protobuf",
-  "frr", // zebra + bgpd + vtysh beside the fabric: verify --rib and bursty UPDATEs (tests/helpers/frr.ts)
+  "frr", // zebra + bgpd + vtysh beside the fabric: verify --rib and bursty UPDATEs (tests/helpers/frr.ts), another vendor's VTEP (tests/frr_vtep_test.ts)
 ] as const;
 
 /** The packages of the list that dpkg does not report as installed. */

@@ -4,12 +4,14 @@
  */
 import { parseCliArgs } from "../cli/args.ts";
 import { defaultConfigDir } from "../fabric/template.ts";
+import { TOPOLOGY_KINDS, type TopologyKind } from "../fabric/topology.ts";
 import { DEFAULT_STATE_FILE } from "./demo_state.ts";
 import { downDemo } from "./down.ts";
 import { runDemo } from "./run_demo.ts";
 
 const HELP =
-  `usage: deno task demo [--keep] [--state-file FILE] [--config-dir DIR] [--save-capture FILE]
+  `usage: deno task demo [--topology one-dc|two-dc] [--keep] [--state-file FILE] [--config-dir DIR]
+                      [--save-capture FILE]
        deno task demo --down [--state-file FILE]
 
 Builds the seed blog's topology in network namespaces it creates (underlay, GoBGP route
@@ -22,6 +24,9 @@ iptables-mode rules for one Service per node and asks each Service, NodePort and
 every pod, every node and a client off the cluster (the Service matrix), and prints a report. Then
 it removes everything.
 
+  --topology KIND      one-dc (default) or two-dc: two datacenters, each an underlay segment,
+                       a GoBGP reflector and two nodes, joined by a router netns; the reflectors
+                       peer over iBGP; the capture is then of the inter-DC link
   --keep               leave it all running; recorded in the state file
   --down               remove a kept demo (or one whose process was killed)
   --state-file FILE    the record of what the demo made (default ${DEFAULT_STATE_FILE})
@@ -38,6 +43,7 @@ async function main(argv: string[]): Promise<number> {
     ({ values } = await parseCliArgs({
       args: argv,
       options: {
+        topology: { type: "string", default: "one-dc" },
         keep: { type: "boolean", default: false },
         down: { type: "boolean", default: false },
         "state-file": { type: "string", default: DEFAULT_STATE_FILE },
@@ -54,6 +60,13 @@ async function main(argv: string[]): Promise<number> {
   if (values.help) {
     console.log(HELP);
     return 0;
+  }
+  const topology = values.topology as TopologyKind;
+  if (!TOPOLOGY_KINDS.includes(topology)) {
+    console.error(
+      `bagpipe-cni demo: --topology must be one of ${TOPOLOGY_KINDS.join(", ")}, got "${topology}"`,
+    );
+    return 2;
   }
   if (values.keep && values.down) {
     console.error("bagpipe-cni demo: --keep and --down exclude each other");
@@ -72,6 +85,7 @@ async function main(argv: string[]): Promise<number> {
     stateFile: values["state-file"]!,
     configDir: values["config-dir"]!,
     saveCapture: values["save-capture"],
+    topology,
     write,
   });
 }

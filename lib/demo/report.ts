@@ -56,10 +56,22 @@ export function formatReport(f: DemoFacts): string[] {
   const more = (text: string) => lines.push(`${pad("")} ${text}`);
   if (f.fabric) {
     const fab = f.fabric;
-    add(
-      "fabric",
-      `${fab.id}: underlay 10.199.0.0/24 on bridge ${fab.fabricBridge} (netns ${fab.fabricNetns}), GoBGP route reflector ${fab.reflector.ip} (netns ${fab.reflector.netns})`,
-    );
+    for (const dc of fab.dcs) {
+      add(
+        fab.dcs.length === 1 ? "fabric" : `DC${dc.index}`,
+        `${fab.id}: underlay ${dc.prefix} on bridge ${dc.bridge} (netns ${fab.fabricNetns}), GoBGP route reflector ${dc.reflector.ip} (netns ${dc.reflector.netns})`,
+      );
+    }
+    if (fab.router) {
+      add(
+        "inter-DC",
+        `router netns ${fab.router.netns} (${
+          fab.dcs.map((dc) => dc.routerIp).join(" ↔ ")
+        }); the reflectors peer over iBGP, one AS, a cluster id each; capture on ${
+          fab.router.ports[1]
+        }`,
+      );
+    }
   }
   for (const cni of f.cnis) {
     add(

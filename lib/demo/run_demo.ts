@@ -8,7 +8,7 @@
  * `bagpipe-cni verify CAPTURE --rib TABLE`; a report. Then everything is removed, unless
  * --keep (then `--down` removes it later, from the state file).
  */
-import { type Fabric, startFabric } from "../fabric/fabric.ts";
+import { type Fabric, startFabric, type TopologyKind } from "../fabric/fabric.ts";
 import { execInNetns } from "../fabric/netns.ts";
 import { runCommand } from "../fabric/run_command.ts";
 import type { Capture } from "../fabric/capture.ts";
@@ -45,9 +45,12 @@ export interface DemoOptions {
   configDir: string;
   /** Copy the capture here before it is removed with the rest. */
   saveCapture?: string;
+  /** "one-dc" (default): 2 nodes, one reflector; "two-dc": 2 datacenters of 2 nodes each. */
+  topology?: TopologyKind;
   write: (line: string) => void;
 }
 
+/** Nodes per datacenter. */
 const NODES = 2;
 const PODS_PER_NODE = 2;
 const STEPS = 11;
@@ -149,16 +152,21 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
     });
 
     // Assigned inside the step, so a teardown after an interrupted step still has the handle.
+    const topology = opts.topology ?? "one-dc";
     const f = await step(
-      "fabric: underlay, GoBGP route reflector, 2 nodes running stock bagpipe-bgp",
+      topology === "two-dc"
+        ? "fabric: 2 datacenters (underlay, GoBGP route reflector, 2 nodes each), routed link"
+        : "fabric: underlay, GoBGP route reflector, 2 nodes running stock bagpipe-bgp",
       async () => {
         fabric = await startFabric({
+          topology,
           nodes: NODES,
+          nodesPerDc: [NODES, NODES],
+          // bagpipe-bgp took up to 3 minutes to answer on a heavily loaded 2-core machine.
+          readyTimeoutMs: 240_000,
           prefix: id,
           workDir: demoDir,
           configDir: opts.configDir,
-          // bagpipe-bgp (Python) needs well over 20 s to answer on a loaded machine.
-          readyTimeoutMs: 120_000,
           onStep: (m) => progress.note(m),
         });
         facts.fabric = fabric;
@@ -167,7 +175,8 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
     );
     state.netns.push(
       f.fabricNetns,
-      f.reflector.netns,
+      ...f.dcs.map((dc) => dc.reflector.netns),
+      ...(f.router ? [f.router.netns] : []),
       ...f.nodes.map((n) => n.name),
     );
     state.pids = await _pids(f);
@@ -248,15 +257,26 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
     });
 
     const rib = `${f.workDir}/reflector-rib.json`;
-    capture = await step("capture: after the pods exist, tcpdump on the fabric link", async () => {
-      // BGP sends nothing new on a quiet fabric: the reflector's table is the control plane.
-      const table = await f.exec(f.reflector.netns, ["gobgp", "global", "rib", "-a", "evpn", "-j"]);
-      if (table.code !== 0) throw new Error(`gobgp global rib -a evpn -j: ${table.stderr}`);
-      await Deno.writeTextFile(rib, table.stdout);
-      const file = `${f.workDir}/fabric.pcap`;
-      state.capture = file;
-      return f.startCapture(file);
-    });
+    capture = await step(
+      `capture: after the pods exist, tcpdump on the ${f.router ? "inter-DC" : "fabric"} link`,
+      async () => {
+        // BGP sends nothing new on a quiet fabric: the reflector's table is the control plane.
+        const table = await f.exec(f.reflector.netns, [
+          "gobgp",
+          "global",
+          "rib",
+          "-a",
+          "evpn",
+          "-j",
+        ]);
+        if (table.code !== 0) throw new Error(`gobgp global rib -a evpn -j: ${table.stderr}`);
+        await Deno.writeTextFile(rib, table.stdout);
+        const file = `${f.workDir}/fabric.pcap`;
+        state.capture = file;
+        // Two datacenters: the link between them, to show what crosses it.
+        return f.startCapture(file, f.router ? "inter-dc" : undefined);
+      },
+    );
 
     await step("traffic: every pod pings every other pod again, captured", async () => {
       await pingMatrix(

@@ -13,6 +13,18 @@ import type { FabricNode } from "./topology.ts";
 /** Makes a REST call to this node's daemon from inside its netns. */
 export type NodeHttp = (method: string, path: string, body?: unknown) => Promise<HttpAnswer>;
 
+/**
+ * How to launch bagpipe-bgp beyond its config, to reproduce behaviour that depends on the
+ * process: e.g. B4 (bagpipe-bgp-b4.md), where a route's election hashes the host name with
+ * Python's per-process string hash.
+ */
+export interface DaemonLaunch {
+  /** Extra environment, e.g. PYTHONHASHSEED. */
+  env?: Record<string, string>;
+  /** Run in a UTS namespace of its own with this host name. */
+  hostname?: string;
+}
+
 /** Runs the stock bagpipe-bgp of one node: start, readiness, stop. */
 export class BagpipeDaemon {
   #process: DaemonProcess | undefined;
@@ -29,7 +41,7 @@ export class BagpipeDaemon {
    * @returns the /ping value, which changes with every daemon process (compare as text).
    * @throws if it is already running, exits, or does not answer within timeoutMs.
    */
-  async start(timeoutMs: number): Promise<string> {
+  async start(timeoutMs: number, launch: DaemonLaunch = {}): Promise<string> {
     if (this.pid !== undefined) {
       throw new Error(`bagpipe-bgp on ${this.node.name} is already running (pid ${this.pid})`);
     }
@@ -39,9 +51,19 @@ export class BagpipeDaemon {
     this.#process = new DaemonProcess({
       label: `bagpipe-bgp on ${this.node.name}`,
       netns: this.node.name,
-      argv: ["bagpipe-bgp", "--config-file", this.node.configFile, "--log-file", this.node.logFile],
+      argv: [
+        // unshare and sh both exec, so the pid stays the daemon's.
+        ...(launch.hostname === undefined
+          ? []
+          : ["unshare", "--uts", "sh", "-c", 'hostname "$0" && exec "$@"', launch.hostname]),
+        "bagpipe-bgp",
+        "--config-file",
+        this.node.configFile,
+        "--log-file",
+        this.node.logFile,
+      ],
       outputFile: `${this.node.workDir}/bagpipe-bgp.out`,
-      env: { TMPDIR: tmpDir },
+      env: { ...launch.env, TMPDIR: tmpDir },
       cwd: this.node.workDir,
     });
     return await this.waitPing(timeoutMs);

@@ -1,6 +1,8 @@
 /**
  * A real EVPN/VXLAN test fabric of stock daemons in network namespaces: an underlay bridge
- * netns, a GoBGP route reflector netns and N node netns each running bagpipe-bgp.
+ * netns, a GoBGP route reflector netns and N node netns each running bagpipe-bgp. With
+ * `topology: "two-dc"`, two such datacenters (two segments, two reflectors peering over iBGP)
+ * joined by a router netns: see topology.ts.
  *
  * ```ts
  * const f = await startFabric({ onStep: console.log });
@@ -12,7 +14,7 @@
  * ```
  * @module
  */
-import { BagpipeDaemon } from "./bagpipe_daemon.ts";
+import { BagpipeDaemon, type DaemonLaunch } from "./bagpipe_daemon.ts";
 import { renderBagpipeConfig, writeModprobeStandIn } from "./bagpipe_config.ts";
 import { type Capture, startTcpdump } from "./capture.ts";
 import { killLeftovers, pidsWithCmdline, type StopReport } from "./daemon_process.ts";
@@ -24,25 +26,39 @@ import { ReflectorDaemon } from "./reflector_daemon.ts";
 import { runChecked } from "./run_command.ts";
 import { defaultConfigDir } from "./template.ts";
 import {
-  describeNode,
-  FABRIC_BRIDGE,
+  type Datacenter,
   type FabricNode,
+  type InterDcRouter,
   MAX_NODES,
-  REFLECTOR_IP,
+  planTopology,
   type ReflectorInfo,
+  type TopologyKind,
   UNDERLAY_IFACE,
-  UNDERLAY_PREFIX,
   UNDERLAY_PREFIX_LEN,
 } from "./topology.ts";
 import { UndoStack } from "./undo_stack.ts";
 
-export type { Capture, FabricNode, HttpAnswer, ReflectorInfo, StopReport };
+export type {
+  Capture,
+  DaemonLaunch,
+  Datacenter,
+  FabricNode,
+  HttpAnswer,
+  InterDcRouter,
+  ReflectorInfo,
+  StopReport,
+  TopologyKind,
+};
 export type { BgpPeerState };
 
 /** How to build a fabric. */
 export interface FabricOptions {
-  /** Number of bagpipe-bgp nodes (default 2). */
+  /** "one-dc" (default) or "two-dc" (see topology.ts). */
+  topology?: TopologyKind;
+  /** Number of bagpipe-bgp nodes of the one-dc topology (default 2). */
   nodes?: number;
+  /** Nodes in each datacenter of the two-dc topology (default [2, 2]). */
+  nodesPerDc?: number[];
   /** Prefix of every netns name; must start with "bcni-" (default "bcni-" + 6 random hex). */
   prefix?: string;
   /** Parent of the fabric's own temp directory (default: the system temp dir). */
@@ -51,7 +67,10 @@ export interface FabricOptions {
   configDir?: string;
   /** Progress messages; the harness never prints. */
   onStep?: (msg: string) => void;
-  /** How long a daemon may take to answer and to reach Established (default 20000 ms each). */
+  /**
+   * How long a daemon may take to answer and to reach Established (default 60000 ms each: on a
+   * loaded CI machine bagpipe-bgp took more than 20 s just to start).
+   */
   readyTimeoutMs?: number;
   /** How long SIGTERM may take before SIGKILL (default 4000 ms). */
   stopGraceMs?: number;
@@ -59,7 +78,23 @@ export interface FabricOptions {
   keepWorkDir?: boolean;
   /** Force the HTTP client used inside netns (default: curl if installed, else python3). */
   httpTool?: HttpTool;
+  /**
+   * Start a capture before any daemon, so it holds every BGP session from its SYN (verify then
+   * knows every route). Its handle is Fabric.initialCapture.
+   */
+  captureAtStart?: { file: string; where?: CaptureWhere };
 }
+
+/** A netns plugged into an underlay segment by addUnderlayNetns. */
+export interface UnderlayMember {
+  readonly netns: string;
+  readonly ip: string;
+  /** The underlay interface inside netns. */
+  readonly iface: string;
+}
+
+/** Where a capture listens: DC1's bridge (default), DC dc's bridge, or the inter-DC link. */
+export type CaptureWhere = { dc: number } | "inter-dc";
 
 /** Options of Fabric.exec. */
 export interface ExecOptions {
@@ -73,11 +108,18 @@ export interface Fabric {
   readonly id: string;
   /** Its temp directory: per-node configs and logs, reflector config and log. */
   readonly workDir: string;
+  readonly topology: TopologyKind;
+  /** Every node, across datacenters. */
   readonly nodes: FabricNode[];
+  /** DC1's route reflector (the only one of the one-dc topology). */
   readonly reflector: ReflectorInfo;
-  /** The netns holding the underlay bridge. */
+  /** Each datacenter: its segment, reflector and nodes (one in the one-dc topology). */
+  readonly dcs: Datacenter[];
+  /** The inter-DC router (two-dc only). */
+  readonly router?: InterDcRouter;
+  /** The netns holding the underlay bridge(s). */
   readonly fabricNetns: string;
-  /** The underlay bridge inside fabricNetns (capture there to see BGP and VXLAN). */
+  /** DC1's underlay bridge inside fabricNetns (capture there to see BGP and VXLAN). */
   readonly fabricBridge: string;
   /** The HTTP client api() uses inside namespaces. */
   readonly httpTool: HttpTool;
@@ -94,20 +136,35 @@ export interface Fabric {
    * path, usable as CNI_NETNS from inside the node netns. Deleted by teardown.
    */
   addPodNetns(node: FabricNode, name: string): Promise<string>;
+  /**
+   * Adds a netns `<id>-<name>` plugged into DC dc's underlay (default DC1) at the address with
+   * last octet hostOctet, e.g. for another vendor's VTEP; deleted by teardown.
+   */
+  addUnderlayNetns(name: string, hostOctet: number, dc?: number): Promise<UnderlayMember>;
+  /** Registers clean-up to run at teardown (before the namespaces go), e.g. a daemon's stop. */
+  onTeardown(what: string, undoFn: () => Promise<void>): void;
   /** Stops the node's bagpipe-bgp (SIGTERM, SIGKILL after the grace time). */
   stopDaemon(node: FabricNode): Promise<StopReport>;
   /** Starts the node's bagpipe-bgp and waits for /ping; returns the /ping value (text). */
-  startDaemon(node: FabricNode): Promise<string>;
+  startDaemon(node: FabricNode, launch?: DaemonLaunch): Promise<string>;
   /** stopDaemon then startDaemon. */
-  restartDaemon(node: FabricNode): Promise<string>;
-  /** Stops the route reflector, so daemons are up without an Established peer. */
-  stopReflector(): Promise<StopReport>;
-  /** Starts the route reflector again and waits for its API. */
-  startReflector(): Promise<void>;
+  restartDaemon(node: FabricNode, launch?: DaemonLaunch): Promise<string>;
+  /** Stops DC dc's route reflector (default DC1), so its nodes lose their peer. */
+  stopReflector(dc?: number): Promise<StopReport>;
+  /** Starts DC dc's route reflector again and waits for its API. */
+  startReflector(dc?: number): Promise<void>;
+  /** Runs the gobgp client against DC dc's reflector; never throws on exit codes. */
+  gobgp(dc: number, args: string[]): Promise<{ code: number; stdout: string; stderr: string }>;
   /** Waits until the node's looking-glass bgp/peers are all Established. */
   waitEstablished(node: FabricNode, timeoutMs?: number): Promise<BgpPeerState[]>;
-  /** Captures the underlay bridge with tcpdump -w into file until stop(). */
-  startCapture(file: string): Promise<Capture>;
+  /**
+   * Captures with tcpdump -w into file until stop(): DC1's underlay bridge by default, DC dc's
+   * bridge with `{ dc }`, or `"inter-dc"`: the bridge port of the router's leg in DC2, i.e.
+   * everything routed between the datacenters (two-dc only).
+   */
+  startCapture(file: string, where?: CaptureWhere): Promise<Capture>;
+  /** The capture of FabricOptions.captureAtStart, if asked. */
+  readonly initialCapture?: Capture;
   /** The last lines of the node's bagpipe-bgp log. */
   daemonLog(node: FabricNode, lines?: number): Promise<string>;
   /** The PIDs the fabric started that are still running (daemons, helpers, captures). */
@@ -124,9 +181,19 @@ const NAME_PATTERN = /^[a-z0-9][a-z0-9-]*$/;
  * @throws after undoing whatever it had made, with the failing daemon's log tail.
  */
 export async function startFabric(opts: FabricOptions = {}): Promise<Fabric> {
-  const nodeCount = opts.nodes ?? 2;
-  if (!Number.isInteger(nodeCount) || nodeCount < 1 || nodeCount > MAX_NODES) {
-    throw new Error(`fabric nodes must be an integer from 1 to ${MAX_NODES}, got ${nodeCount}`);
+  const topology = opts.topology ?? "one-dc";
+  const nodesPerDc = topology === "one-dc" ? [opts.nodes ?? 2] : opts.nodesPerDc ?? [2, 2];
+  if (topology === "two-dc" && nodesPerDc.length !== 2) {
+    throw new Error(`the two-dc topology needs nodesPerDc with 2 counts, got ${nodesPerDc}`);
+  }
+  for (const count of nodesPerDc) {
+    if (!Number.isInteger(count) || count < 1 || count > MAX_NODES / nodesPerDc.length) {
+      throw new Error(
+        `fabric nodes per datacenter must be an integer from 1 to ${
+          MAX_NODES / nodesPerDc.length
+        }, got ${count}`,
+      );
+    }
   }
   const id = opts.prefix ?? `bcni-${_randomHex(6)}`;
   if (!id.startsWith("bcni-") || !NAME_PATTERN.test(id) || id.length > 40) {
@@ -135,7 +202,7 @@ export async function startFabric(opts: FabricOptions = {}): Promise<Fabric> {
   const step = opts.onStep ?? (() => {});
   const undo = new UndoStack();
   try {
-    return await _build(id, nodeCount, opts, step, undo);
+    return await _build(id, topology, nodesPerDc, opts, step, undo);
   } catch (error) {
     step(`fabric ${id} failed to start, cleaning up: ${(error as Error).message}`);
     await undo.runAll(step).catch((cleanup) => {
@@ -147,12 +214,13 @@ export async function startFabric(opts: FabricOptions = {}): Promise<Fabric> {
 
 async function _build(
   id: string,
-  nodeCount: number,
+  topology: TopologyKind,
+  nodesPerDc: number[],
   opts: FabricOptions,
   step: (msg: string) => void,
   undo: UndoStack,
 ): Promise<Fabric> {
-  const readyMs = opts.readyTimeoutMs ?? 20_000;
+  const readyMs = opts.readyTimeoutMs ?? 120_000;
   const graceMs = opts.stopGraceMs ?? 4_000;
   const configDir = opts.configDir ?? defaultConfigDir();
   const started = performance.now();
@@ -167,36 +235,116 @@ async function _build(
   await writeModprobeStandIn(standInDir);
 
   const fabricNetns = `${id}-fab`;
-  const reflector: ReflectorInfo = { netns: `${id}-rr`, ip: REFLECTOR_IP };
-  const nodes = Array.from({ length: nodeCount }, (_, i) => describeNode(id, i + 1, workDir));
+  const plan = planTopology(topology, id, nodesPerDc, workDir);
+  const { dcs, router } = plan;
+  const nodes = dcs.flatMap((dc) => dc.nodes);
   const made = async (netns: string) => {
     await createNetns(netns);
     undo.push(`delete netns ${netns}`, () => deleteNetns(netns));
   };
 
-  // The underlay: one bridge, one veth per member (bridge port named after the member).
+  // The underlay: one bridge per DC, one veth per member (bridge port named after the member).
   await made(fabricNetns);
-  await runChecked(["ip", "-n", fabricNetns, "link", "add", FABRIC_BRIDGE, "type", "bridge"]);
-  await runChecked(["ip", "-n", fabricNetns, "link", "set", FABRIC_BRIDGE, "up"]);
-  const members = [
-    { netns: reflector.netns, port: "rr", ip: reflector.ip },
-    ...nodes.map((node) => ({ netns: node.name, port: `n${node.index}`, ip: node.underlayIp })),
-  ];
+  for (const dc of dcs) {
+    await runChecked(["ip", "-n", fabricNetns, "link", "add", dc.bridge, "type", "bridge"]);
+    await runChecked(["ip", "-n", fabricNetns, "link", "set", dc.bridge, "up"]);
+  }
+  const rrPort = (dc: Datacenter) => dcs.length === 1 ? "rr" : `rr${dc.index}`;
+  const members = dcs.flatMap((dc) => [
+    { dc, netns: dc.reflector.netns, port: rrPort(dc), ip: dc.reflector.ip },
+    ...dc.nodes.map((node) => ({
+      dc,
+      netns: node.name,
+      port: `n${node.index}`,
+      ip: node.underlayIp,
+    })),
+  ]);
   await _allSettledOrThrow(members.map(async (member) => {
     await made(member.netns);
-    await _plugIntoUnderlay(fabricNetns, member.netns, member.port, member.ip);
+    await _plugIntoUnderlay(fabricNetns, member.dc.bridge, member.netns, member.port, member.ip);
+    // Across DCs everything goes through the router: VXLAN node to node, BGP between reflectors.
+    if (member.dc.routerIp) {
+      await runChecked([
+        "ip",
+        "-n",
+        member.netns,
+        "route",
+        "add",
+        "default",
+        "via",
+        member.dc.routerIp,
+      ]);
+    }
   }));
-  step(`fabric ${id}: underlay ${UNDERLAY_PREFIX} on ${members.length} netns (${since()})`);
+  if (router) {
+    // The inter-DC link: a netns routing between the segments (one leg on each bridge).
+    await made(router.netns);
+    for (const [i, dc] of dcs.entries()) {
+      await _plugIntoUnderlay(
+        fabricNetns,
+        dc.bridge,
+        router.netns,
+        router.ports[i]!,
+        dc.routerIp!,
+        router.legs[i]!,
+      );
+    }
+    await runChecked([
+      "ip",
+      "netns",
+      "exec",
+      router.netns,
+      "sysctl",
+      "-qw",
+      "net.ipv4.ip_forward=1",
+    ]);
+  }
+  step(
+    `fabric ${id}: ${
+      dcs.map((dc) => `underlay ${dc.prefix} on ${dc.nodes.length + 1} netns`).join(", ")
+    }${router ? `, routed by ${router.netns}` : ""} (${since()})`,
+  );
 
-  const reflectorDaemon = new ReflectorDaemon(
-    reflector.netns,
-    `${workDir}/gobgpd.toml`,
-    `${workDir}/gobgpd.log`,
-  );
-  await Deno.writeTextFile(
-    reflectorDaemon.configFile,
-    await renderGobgpConfig(configDir, reflector.ip, UNDERLAY_PREFIX),
-  );
+  const capture = async (file: string, where?: CaptureWhere): Promise<Capture> => {
+    let iface = dcs[0]!.bridge;
+    if (where === "inter-dc") {
+      if (!router) throw new Error(`fabric ${id} (${topology}) has no inter-DC link`);
+      iface = router.ports[1]!;
+    } else if (where) {
+      const dc = dcs[where.dc - 1];
+      if (!dc) throw new Error(`fabric ${id} has no datacenter ${where.dc}`);
+      iface = dc.bridge;
+    }
+    const started = await startTcpdump({
+      netns: fabricNetns,
+      iface,
+      file,
+      logFile: `${workDir}/tcpdump-${_randomHex(4)}.log`,
+    });
+    undo.push(`stop capture ${file}`, () => started.stop());
+    step(`capturing ${fabricNetns}/${iface} into ${file}`);
+    return started;
+  };
+  const initialCapture = opts.captureAtStart
+    ? await capture(opts.captureAtStart.file, opts.captureAtStart.where)
+    : undefined;
+
+  const reflectorDaemons = new Map<number, ReflectorDaemon>();
+  for (const dc of dcs) {
+    const suffix = dcs.length === 1 ? "" : `-dc${dc.index}`;
+    const daemon = new ReflectorDaemon(
+      dc.reflector.netns,
+      `${workDir}/gobgpd${suffix}.toml`,
+      `${workDir}/gobgpd${suffix}.log`,
+    );
+    const others = dcs.filter((d) => d !== dc).map((d) => d.reflector.ip);
+    await Deno.writeTextFile(
+      daemon.configFile,
+      await renderGobgpConfig(configDir, dc.reflector.ip, dc.prefix, others),
+    );
+    reflectorDaemons.set(dc.index, daemon);
+  }
+  const reflector = dcs[0]!.reflector;
   const daemons = new Map<string, BagpipeDaemon>();
   for (const node of nodes) {
     await Deno.mkdir(node.workDir, { recursive: true });
@@ -206,7 +354,7 @@ async function _build(
         configDir,
         configFile: node.configFile,
         localAddress: node.underlayIp,
-        reflectorIp: reflector.ip,
+        reflectorIp: dcs[node.dc - 1]!.reflector.ip,
         standInDir,
       }),
     );
@@ -217,7 +365,9 @@ async function _build(
   // Registered before anything starts, so a half-started fabric stops what did start.
   undo.push("stop daemons", async () => {
     const reports = await Promise.all([
-      reflectorDaemon.stop(graceMs).then((r) => `gobgpd ${r.endedBy}`),
+      ...[...reflectorDaemons.values()].map((r) =>
+        r.stop(graceMs).then((report) => `gobgpd in ${r.netns} ${report.endedBy}`)
+      ),
       ...[...daemons.values()].map((d) =>
         d.stop(graceMs).then((r) => `${d.node.name} ${r.endedBy}`)
       ),
@@ -228,8 +378,10 @@ async function _build(
 
   // All at once: gobgpd listens within ~1 s, bagpipe-bgp first dials after ~3 s (and
   // would retry 5 s later if it lost that race).
-  const reflectorUp = reflectorDaemon.start(readyMs).then(() =>
-    step(`gobgpd reflector up in ${reflector.netns} at ${reflector.ip} (${since()})`)
+  const reflectorsUp = dcs.map((dc) =>
+    reflectorDaemons.get(dc.index)!.start(readyMs).then(() =>
+      step(`gobgpd reflector up in ${dc.reflector.netns} at ${dc.reflector.ip} (${since()})`)
+    )
   );
   const nodesUp = [...daemons.values()].map(async (daemon) => {
     await daemon.start(readyMs);
@@ -237,20 +389,34 @@ async function _build(
     await daemon.waitEstablished(readyMs);
     step(`bagpipe-bgp on ${daemon.node.name} Established with the reflector (${since()})`);
   });
-  await _allSettledOrThrow([reflectorUp, ...nodesUp]);
+  await _allSettledOrThrow([...reflectorsUp, ...nodesUp]);
+  if (dcs.length > 1) {
+    await _allSettledOrThrow(
+      [...reflectorDaemons.values()].map((r) => r.waitPeersEstablished(readyMs)),
+    );
+    step(`reflectors Established with each other (${since()})`);
+  }
 
   const daemonOf = (node: FabricNode): BagpipeDaemon => {
     const daemon = daemons.get(node.name);
     if (!daemon) throw new Error(`node "${node.name}" is not part of fabric ${id}`);
     return daemon;
   };
+  const reflectorOf = (dc = 1): ReflectorDaemon => {
+    const daemon = reflectorDaemons.get(dc);
+    if (!daemon) throw new Error(`fabric ${id} has no datacenter ${dc}`);
+    return daemon;
+  };
   const fabric: Fabric = {
     id,
     workDir,
+    topology,
     nodes,
     reflector,
+    dcs,
+    router,
     fabricNetns,
-    fabricBridge: FABRIC_BRIDGE,
+    fabricBridge: dcs[0]!.bridge,
     httpTool,
     exec: (netns, argv, execOpts = {}) => execInNetns(_netnsName(netns), argv, execOpts),
     api: (node, method, path, body) => daemonOf(node).http(method, path, body),
@@ -264,44 +430,61 @@ async function _build(
       step(`pod netns ${netns} for node ${node.name}`);
       return netnsPath(netns);
     },
+    async addUnderlayNetns(name, hostOctet, dcIndex = 1) {
+      const dc = dcs[dcIndex - 1];
+      if (!dc) throw new Error(`fabric ${id} has no datacenter ${dcIndex}`);
+      if (!NAME_PATTERN.test(name) || name.length > 12) {
+        throw new Error(`underlay netns name "${name}" must use [a-z0-9-], ≤ 12 chars`);
+      }
+      const taken = members.some((m) => m.ip.endsWith(`.${hostOctet}`) && m.dc === dc);
+      if (!Number.isInteger(hostOctet) || hostOctet < 2 || hostOctet > 253 || taken) {
+        throw new Error(`underlay address .${hostOctet} in ${dc.prefix} is invalid or taken`);
+      }
+      const netns = `${id}-${name}`;
+      const ip = dc.prefix.replace(/\.0\/24$/, `.${hostOctet}`);
+      await made(netns);
+      await _plugIntoUnderlay(fabricNetns, dc.bridge, netns, name, ip);
+      if (dc.routerIp) {
+        await runChecked(["ip", "-n", netns, "route", "add", "default", "via", dc.routerIp]);
+      }
+      members.push({ dc, netns, port: name, ip });
+      step(`underlay member ${netns} at ${ip} in DC${dc.index}`);
+      return { netns, ip, iface: UNDERLAY_IFACE };
+    },
+    onTeardown: (what, undoFn) => undo.push(what, undoFn),
     async stopDaemon(node) {
       const report = await daemonOf(node).stop(graceMs);
       step(`bagpipe-bgp on ${node.name} stopped by ${report.endedBy} in ${report.ms} ms`);
       return report;
     },
-    async startDaemon(node) {
-      const ping = await daemonOf(node).start(readyMs);
+    async startDaemon(node, launch) {
+      const ping = await daemonOf(node).start(readyMs, launch);
       step(`bagpipe-bgp on ${node.name} started, /ping ${ping}`);
       return ping;
     },
-    async restartDaemon(node) {
+    async restartDaemon(node, launch) {
       await fabric.stopDaemon(node);
-      return await fabric.startDaemon(node);
+      return await fabric.startDaemon(node, launch);
     },
-    async stopReflector() {
-      const report = await reflectorDaemon.stop(graceMs);
-      step(`gobgpd stopped by ${report.endedBy} in ${report.ms} ms`);
+    async stopReflector(dc = 1) {
+      const report = await reflectorOf(dc).stop(graceMs);
+      step(`gobgpd of DC${dc} stopped by ${report.endedBy} in ${report.ms} ms`);
       return report;
     },
-    async startReflector() {
-      await reflectorDaemon.start(readyMs);
-      step(`gobgpd started in ${reflector.netns}`);
+    async startReflector(dc = 1) {
+      await reflectorOf(dc).start(readyMs);
+      step(`gobgpd started in ${reflectorOf(dc).netns}`);
     },
+    gobgp: (dc, args) => reflectorOf(dc).gobgp(args),
     waitEstablished: (node, timeoutMs = readyMs) => daemonOf(node).waitEstablished(timeoutMs),
-    async startCapture(file) {
-      const capture = await startTcpdump({
-        netns: fabricNetns,
-        iface: FABRIC_BRIDGE,
-        file,
-        logFile: `${workDir}/tcpdump-${_randomHex(4)}.log`,
-      });
-      undo.push(`stop capture ${file}`, () => capture.stop());
-      step(`capturing ${fabricNetns}/${FABRIC_BRIDGE} into ${file}`);
-      return capture;
-    },
+    startCapture: capture,
+    initialCapture,
     daemonLog: (node, lines) => daemonOf(node).logTail(lines),
     async pids() {
-      const own = [reflectorDaemon.pid, ...[...daemons.values()].map((d) => d.pid)];
+      const own = [
+        ...[...reflectorDaemons.values()].map((r) => r.pid),
+        ...[...daemons.values()].map((d) => d.pid),
+      ];
       const helpers = await pidsWithCmdline(`${workDir}/`);
       return [...new Set([...own.filter((pid) => pid !== undefined), ...helpers])];
     },
@@ -310,7 +493,7 @@ async function _build(
       await undo.runAll(step);
     },
   };
-  step(`fabric ${id} ready with ${nodeCount} node(s) (${since()})`);
+  step(`fabric ${id} (${topology}) ready with ${nodes.length} node(s) (${since()})`);
   return fabric;
 }
 
@@ -323,8 +506,15 @@ async function _allSettledOrThrow(promises: Promise<unknown>[]): Promise<void> {
   throw new Error(messages.join("\n"));
 }
 
-/** Adds a veth between the fabric bridge (port) and netns (UNDERLAY_IFACE with ip). */
-async function _plugIntoUnderlay(fabricNetns: string, netns: string, port: string, ip: string) {
+/** Adds a veth between bridge (port) in the fabric netns and netns (ifname with ip). */
+async function _plugIntoUnderlay(
+  fabricNetns: string,
+  bridge: string,
+  netns: string,
+  port: string,
+  ip: string,
+  ifname = UNDERLAY_IFACE,
+) {
   const inFabric = ["ip", "-n", fabricNetns, "link"];
   await runChecked([
     ...inFabric,
@@ -334,11 +524,11 @@ async function _plugIntoUnderlay(fabricNetns: string, netns: string, port: strin
     "veth",
     "peer",
     "name",
-    UNDERLAY_IFACE,
+    ifname,
     "netns",
     netns,
   ]);
-  await runChecked([...inFabric, "set", port, "master", FABRIC_BRIDGE, "up"]);
+  await runChecked([...inFabric, "set", port, "master", bridge, "up"]);
   await runChecked([
     "ip",
     "-n",
@@ -347,9 +537,9 @@ async function _plugIntoUnderlay(fabricNetns: string, netns: string, port: strin
     "add",
     `${ip}/${UNDERLAY_PREFIX_LEN}`,
     "dev",
-    UNDERLAY_IFACE,
+    ifname,
   ]);
-  await runChecked(["ip", "-n", netns, "link", "set", UNDERLAY_IFACE, "up"]);
+  await runChecked(["ip", "-n", netns, "link", "set", ifname, "up"]);
 }
 
 function _url(node: FabricNode, path: string): string {

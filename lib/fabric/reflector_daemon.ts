@@ -51,8 +51,37 @@ export class ReflectorDaemon {
 
   /** `gobgp neighbor` output, for diagnostics. */
   async neighbors(): Promise<string> {
-    const result = await execInNetns(this.netns, ["gobgp", ...GOBGP_API, "neighbor"]);
+    const result = await this.gobgp(["neighbor"]);
     return result.code === 0 ? result.stdout : `gobgp neighbor failed: ${result.stderr}`;
+  }
+
+  /** Runs the gobgp client against this reflector; never throws on exit codes. */
+  gobgp(args: string[]) {
+    return execInNetns(this.netns, ["gobgp", ...GOBGP_API, ...args]);
+  }
+
+  /**
+   * Waits until every configured (non-dynamic) neighbor, e.g. the other datacenter's
+   * reflector, is Established.
+   */
+  async waitPeersEstablished(timeoutMs: number): Promise<void> {
+    let seen = "";
+    await pollUntil({
+      what: `gobgpd in ${this.netns} to have its configured neighbors Established`,
+      timeoutMs,
+      intervalMs: 250,
+      explain: async () => `last gobgp neighbor:\n${seen}\n${await tailFile(this.logFile)}`,
+    }, async () => {
+      if (this.#process?.exit) {
+        throw new PollAbort(`gobgpd exited with code ${this.#process.exit.code}`);
+      }
+      const result = await this.gobgp(["neighbor", "-j"]);
+      seen = result.stdout.slice(0, 2000);
+      if (result.code !== 0) return undefined;
+      const peers = JSON.parse(result.stdout) as GobgpNeighbor[];
+      const configured = peers.filter((p) => !_isDynamic(p));
+      return configured.length > 0 && configured.every((p) => _established(p)) ? true : undefined;
+    });
   }
 
   /** Stops gobgpd: SIGTERM, SIGKILL after graceMs. */
@@ -60,4 +89,20 @@ export class ReflectorDaemon {
     return this.#process?.stop(graceMs) ??
       Promise.resolve({ endedBy: "already exited", ms: 0 });
   }
+}
+
+/** The part of `gobgp neighbor -j` we read (GoBGP 3.10 prints protobuf names). */
+interface GobgpNeighbor {
+  conf?: { peer_group?: string };
+  state?: { session_state?: number };
+}
+
+/** Neighbors made from dynamic-neighbors carry their peer-group; configured ones do not. */
+function _isDynamic(peer: GobgpNeighbor): boolean {
+  return (peer.conf?.peer_group ?? "") !== "";
+}
+
+/** session_state 6 is ESTABLISHED in GoBGP's API enum. */
+function _established(peer: GobgpNeighbor): boolean {
+  return peer.state?.session_state === 6;
 }

@@ -62,7 +62,18 @@ export function renderReport(r: VerifyReport, file: string): string {
       `snapshot ${r.summary.snapshot_routes} routes loaded (--rib) as the control plane at the start`,
     );
   }
-  out.push("", ...sessions(r), "", ...routes(r), "", ...withdrawals(r), "", ...flows(r));
+  out.push(
+    "",
+    ...sessions(r),
+    "",
+    ...routes(r),
+    "",
+    ...withdrawals(r),
+    "",
+    ...vtepPairs(r),
+    "",
+    ...flows(r),
+  );
   out.push("", ...findings(r));
   if (r.limits.decode_errors_total > 0) {
     out.push("", `Decode errors (${r.limits.decode_errors_total})`);
@@ -221,6 +232,33 @@ function routes(r: VerifyReport): string[] {
   if (vteps > 0) out.push(`  … and ${vteps} more VTEPs with routes (see --json)`);
   for (const u of r.summary.unknown_route_types) {
     out.push(`  route type ${u.type}: ${u.count} skipped (not decoded)`);
+  }
+  return out;
+}
+
+/**
+ * VXLAN per pair of VTEPs, unicast apart from BUM: on a link between sites (a capture of an
+ * inter-DC link) this says which node pairs talk across it, which the per-flow list, led by
+ * IPv6 multicast chatter, buries.
+ */
+function vtepPairs(r: VerifyReport): string[] {
+  const pairs = new Map<string, { vnis: Set<number>; unicast: number[]; bum: number[] }>();
+  for (const f of r.flows) {
+    const [a, b] = [f.src_vtep, f.dst_vtep].sort();
+    const key = `${a} <-> ${b}`;
+    const pair = pairs.get(key) ?? { vnis: new Set(), unicast: [0, 0], bum: [0, 0] };
+    const way = f.src_vtep === a ? 0 : 1;
+    pair.vnis.add(f.vni);
+    (f.kind === "unicast" ? pair.unicast : pair.bum)[way]! += f.packets;
+    pairs.set(key, pair);
+  }
+  const out = [`VXLAN between VTEPs (${pairs.size} pairs; packets each way, first VTEP -> second)`];
+  for (const [key, p] of [...pairs].sort(([a], [b]) => a.localeCompare(b))) {
+    out.push(
+      `  ${key}  VNI ${[...p.vnis].sort((x, y) => x - y).join(",")}  unicast ${p.unicast[0]}/${
+        p.unicast[1]
+      }  BUM ${p.bum[0]}/${p.bum[1]}`,
+    );
   }
   return out;
 }

@@ -1,0 +1,247 @@
+/**
+ * FRR 8.4 (Debian `frr`) as a bare-metal server's EVPN VTEP beside the bagpipe-bgp nodes: a netns
+ * on the underlay running zebra and bgpd with their own config, pid and vty socket paths (nothing
+ * machine-wide), a bridge and a VXLAN device for one VNI, `advertise-all-vni`, an iBGP session to
+ * a route reflector, and a host netns behind the bridge. See config/frr/ and README "FRR".
+ */
+import { DaemonProcess } from "./daemon_process.ts";
+import type { Fabric, UnderlayMember } from "./fabric.ts";
+import { tailFile } from "./log_tail.ts";
+import { createNetns, deleteNetns, execInNetns } from "./netns.ts";
+import { PollAbort, pollUntil } from "./poll.ts";
+import { runChecked, runCommand } from "./run_command.ts";
+import { renderTemplateFile } from "./template.ts";
+import { FABRIC_AS } from "./bagpipe_config.ts";
+
+/** Where FRR's daemons live on Debian. */
+const FRR_BIN = "/usr/lib/frr";
+/** Where FRR 8.4 keeps a runtime dir per daemon process unless stopped by SIGTERM. */
+const FRR_VAR_TMP = "/var/tmp/frr";
+
+/** How to build the VTEP. */
+export interface FrrVtepSpec {
+  /** Short name: netns `<fabric id>-<name>` (VTEP) and `<fabric id>-<name>h` (the host). */
+  name: string;
+  /** Last octet of the VTEP's underlay address. */
+  hostOctet: number;
+  /** The datacenter it sits in (its reflector is the BGP peer); default 1. */
+  dc?: number;
+  /** The pods' network VNI (the plugin's forced `vni` must be the same). */
+  vni: number;
+  /** The bridge's (SVI's) address with prefix length, in the pods' subnet, e.g. "10.42.100.1/16". */
+  sviCidr: string;
+  /** The host behind the bridge: address with prefix length, and its MAC. */
+  hostCidr: string;
+  hostMac: string;
+  /** The overlay MTU (the plugin's `mtu`, 1450 by default). */
+  mtu?: number;
+  /** Where config/frr/*.conf templates are. */
+  configDir: string;
+  readyTimeoutMs?: number;
+}
+
+/** A running FRR VTEP and its host. */
+export interface FrrVtep {
+  readonly netns: string;
+  readonly hostNetns: string;
+  readonly vtepIp: string;
+  readonly bridge: string;
+  readonly vxlan: string;
+  /** vtysh -c command against this FRR; throws when vtysh fails. */
+  vtysh(command: string): Promise<string>;
+  /** vtysh ... json, parsed. */
+  vtyshJson<T = unknown>(command: string): Promise<T>;
+  /** The PIDs of zebra and bgpd while they run. */
+  pids(): number[];
+  /** Stops bgpd and zebra (SIGTERM) and removes their files; idempotent. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Builds the VTEP in fabric's DC, starts zebra then bgpd and waits for the BGP session with the
+ * DC's reflector. Everything is undone at fabric.teardown() (or by stop()).
+ */
+export async function startFrrVtep(fabric: Fabric, spec: FrrVtepSpec): Promise<FrrVtep> {
+  const dc = fabric.dcs[(spec.dc ?? 1) - 1];
+  if (!dc) throw new Error(`FRR VTEP ${spec.name}: fabric ${fabric.id} has no DC ${spec.dc}`);
+  const readyMs = spec.readyTimeoutMs ?? 60_000;
+  const mtu = spec.mtu ?? 1450;
+  const vtep: UnderlayMember = await fabric.addUnderlayNetns(spec.name, spec.hostOctet, dc.index);
+  const netns = vtep.netns;
+  const hostNetns = `${netns}h`;
+  const bridge = `br${spec.vni}`;
+  const vxlan = `vxlan${spec.vni}`;
+  const ipn = (ns: string, ...args: string[]) => runChecked(["ip", "-n", ns, ...args]);
+
+  // The host behind the VTEP's bridge.
+  await createNetns(hostNetns);
+  fabric.onTeardown(`delete netns ${hostNetns}`, () => deleteNetns(hostNetns));
+  await ipn(netns, "link", "add", bridge, "type", "bridge");
+  // No IPv6 on the bridge and VXLAN device: their router solicitations would flood over VXLAN
+  // from MACs nobody advertised.
+  await ipn(netns, "link", "set", bridge, "addrgenmode", "none", "mtu", String(mtu));
+  await ipn(netns, "addr", "add", spec.sviCidr, "dev", bridge);
+  await ipn(
+    netns,
+    ...["link", "add", vxlan, "type", "vxlan", "id", String(spec.vni), "local", vtep.ip],
+    ...["dstport", "4789", "nolearning"],
+  );
+  await ipn(netns, "link", "set", vxlan, "addrgenmode", "none", "mtu", String(mtu));
+  await ipn(netns, "link", "set", vxlan, "master", bridge);
+  // ARP suppression: the bridge answers ARP for remote hosts from EVPN MAC/IP routes, as the
+  // bagpipe nodes' `proxy` VXLAN devices do; neither side then needs ARP across the tunnel.
+  await runChecked([
+    "ip",
+    "netns",
+    "exec",
+    netns,
+    "bridge",
+    "link",
+    "set",
+    "dev",
+    vxlan,
+    "neigh_suppress",
+    "on",
+    "learning",
+    "off",
+  ]);
+  await ipn(
+    netns,
+    "link",
+    "add",
+    "host0",
+    "type",
+    "veth",
+    "peer",
+    "name",
+    "eth0",
+    "netns",
+    hostNetns,
+  );
+  // The bridge port too: its link-local address would send from a MAC nobody advertises.
+  await ipn(netns, "link", "set", "host0", "addrgenmode", "none");
+  await ipn(netns, "link", "set", "host0", "master", bridge, "mtu", String(mtu), "up");
+  await ipn(hostNetns, "link", "set", "eth0", "address", spec.hostMac, "mtu", String(mtu), "up");
+  await ipn(hostNetns, "addr", "add", spec.hostCidr, "dev", "eth0");
+  await ipn(netns, "link", "set", vxlan, "up");
+  await ipn(netns, "link", "set", bridge, "up");
+
+  // FRR's own files: a dir owned by user frr (zebra refuses to run as root).
+  // Not under the fabric's dir: temp dirs are 0700 root, and user frr must reach its files.
+  const dir = await Deno.makeTempDir({ prefix: `${netns}-` });
+  fabric.onTeardown(`remove ${dir}`, () => Deno.remove(dir, { recursive: true }));
+  await Deno.chmod(dir, 0o755);
+  await Deno.mkdir(`${dir}/run`, { recursive: true });
+  const values = {
+    HOSTNAME: `${fabric.id}-${spec.name}`,
+    LOG_DIR: dir,
+    AS: FABRIC_AS,
+    ROUTER_ID: vtep.ip,
+    REFLECTOR: dc.reflector.ip,
+  };
+  for (const daemon of ["zebra", "bgpd"]) {
+    await Deno.writeTextFile(
+      `${dir}/${daemon}.conf`,
+      await renderTemplateFile(spec.configDir, `frr/${daemon}.conf`, values),
+    );
+  }
+  await runChecked(["chown", "-R", "frr:frr", dir]);
+  const common = (daemon: string) => [
+    `${FRR_BIN}/${daemon}`,
+    ...["-f", `${dir}/${daemon}.conf`, "-i", `${dir}/run/${daemon}.pid`],
+    ...["-z", `${dir}/run/zserv.api`, "--vty_socket", `${dir}/run`, "-P", "0"],
+  ];
+  const processes: DaemonProcess[] = [];
+  let stopped = false;
+  const stop = async () => {
+    if (stopped) return;
+    stopped = true;
+    // bgpd first (it talks to zebra), SIGTERM so each removes /var/tmp/frr/<daemon>.<pid>.
+    for (const process of [...processes].reverse()) {
+      await process.stop(5000);
+      await Deno.remove(`${FRR_VAR_TMP}/${_daemonName(process)}.${process.pid}`, {
+        recursive: true,
+      }).catch(() => {});
+    }
+  };
+  fabric.onTeardown(`stop FRR in ${netns}`, stop);
+  const start = async (daemon: string, argv: string[], ready: () => Promise<boolean>) => {
+    const process = new DaemonProcess({
+      label: `${daemon} in ${netns}`,
+      netns,
+      argv,
+      outputFile: `${dir}/${daemon}.out`,
+      cwd: dir,
+    });
+    processes.push(process);
+    await pollUntil({
+      what: `${daemon} in ${netns} to start`,
+      timeoutMs: readyMs,
+      intervalMs: 100,
+      explain: async () =>
+        `${await tailFile(`${dir}/${daemon}.out`)}\n${await tailFile(`${dir}/${daemon}.log`)}`,
+    }, async () => {
+      if (process.exit) throw new PollAbort(`${daemon} exited with code ${process.exit.code}`);
+      return (await ready()) ? true : undefined;
+    });
+  };
+  const socketExists = (file: string) => Deno.stat(file).then(() => true, () => false);
+  await start("zebra", common("zebra"), () => socketExists(`${dir}/run/zserv.api`));
+  await start(
+    "bgpd",
+    [...common("bgpd"), "-l", vtep.ip],
+    () => socketExists(`${dir}/run/bgpd.vty`),
+  );
+
+  const vtysh = async (command: string): Promise<string> => {
+    const out = await execInNetns(netns, ["vtysh", "--vty_socket", `${dir}/run`, "-c", command]);
+    if (out.code !== 0) {
+      throw new Error(
+        `vtysh -c "${command}" in ${netns} failed (${out.code}): ${out.stderr}${out.stdout}`,
+      );
+    }
+    return out.stdout;
+  };
+  const frr: FrrVtep = {
+    netns,
+    hostNetns,
+    vtepIp: vtep.ip,
+    bridge,
+    vxlan,
+    vtysh,
+    async vtyshJson<T>(command: string) {
+      return JSON.parse(await vtysh(`${command} json`)) as T;
+    },
+    pids: () => processes.filter((p) => !p.exit).map((p) => p.pid),
+    stop,
+  };
+  await pollUntil({
+    what: `FRR in ${netns} to have its BGP session with ${dc.reflector.ip} Established`,
+    timeoutMs: readyMs,
+    intervalMs: 500,
+    explain: async () =>
+      `${await vtysh("show bgp summary").catch((e) => e.message)}\n${await tailFile(
+        `${dir}/bgpd.log`,
+      )}`,
+  }, async () => {
+    // FRR 8.4: {"routerId": …, "peers": {"<address>": {"state": "Established", …}}}.
+    const summary = await frr.vtyshJson<{ peers?: Record<string, { state?: string }> }>(
+      "show bgp l2vpn evpn summary",
+    ).catch(() => undefined);
+    const peers = summary?.peers;
+    return peers?.[dc.reflector.ip]?.state === "Established" ? true : undefined;
+  });
+  return frr;
+}
+
+/** "zebra" or "bgpd": the binary of a DaemonProcess started by startFrrVtep. */
+function _daemonName(process: DaemonProcess): string {
+  return process.spec.argv[0]!.split("/").at(-1)!;
+}
+
+/** Leftover FRR runtime dirs of processes that no longer exist (for tests' clean-up checks). */
+export async function frrVarTmpOf(pids: number[]): Promise<string[]> {
+  const out = await runCommand(["ls", FRR_VAR_TMP]);
+  if (out.code !== 0) return [];
+  return out.stdout.split("\n").filter((name) => pids.some((pid) => name.endsWith(`.${pid}`)));
+}

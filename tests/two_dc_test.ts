@@ -1,0 +1,305 @@
+/**
+ * Two datacenters on the real daemons: DC1 and DC2 each with their own underlay segment, GoBGP
+ * route reflector and two bagpipe-bgp nodes; the reflectors peer over iBGP (one AS, a cluster id
+ * each) across a router netns. One fabric for every step. Connectivity is asserted with bounded
+ * retries; convergence and outage figures are printed, never asserted.
+ */
+import assert from "node:assert/strict";
+import { type Fabric, startFabric } from "../lib/fabric/fabric.ts";
+import { listNetns } from "../lib/fabric/netns.ts";
+import type { Capture } from "../lib/fabric/capture.ts";
+import { Cluster, type Network, type Pod } from "./helpers/cluster.ts";
+
+const ROOT = new URL("../", import.meta.url).pathname;
+
+/** Imported on nodes of both DCs. */
+const span: Network = {
+  name: "span",
+  instance: "span",
+  rt: "64512:600",
+  vni: 600,
+  prefix: "10.40",
+};
+/** Imported only by DC1's nodes (until the control at the end of step 2). */
+const dc1only: Network = {
+  name: "dc1only",
+  instance: "dc1only",
+  rt: "64512:601",
+  vni: 601,
+  prefix: "10.41",
+};
+/** DC2's network on the same subnet as dc1only but its own route target. */
+const dc2other: Network = {
+  name: "dc2other",
+  instance: "dc2other",
+  rt: "64512:602",
+  vni: 602,
+  prefix: "10.41",
+};
+
+function figure(name: string, ms: number | undefined, what: string): void {
+  console.log(`TWO-DC ${name} ${ms === undefined ? "timeout" : `${ms} ms`} (${what})`);
+}
+
+/** Polls check until it returns true or timeoutMs passes; the ms it took, or undefined. */
+async function until(
+  check: () => Promise<boolean>,
+  timeoutMs: number,
+  since = performance.now(),
+): Promise<number | undefined> {
+  while (performance.now() - since < timeoutMs) {
+    if (await check()) return Math.round(performance.now() - since);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return undefined;
+}
+
+Deno.test("two datacenters: pods across DCs, RT isolation, RTC, reflector outage", async (t) => {
+  let fabric: Fabric | undefined;
+  let capture: Capture | undefined;
+  let pcap = "";
+  let id = "";
+  // The fabric's dir and the capture (started by the fabric before any daemon) live here.
+  const workDir = await Deno.makeTempDir({ prefix: "bcni-two-dc-" });
+  try {
+    // Shared machine: bagpipe-bgp took up to 3 minutes to answer /ping under heavy load.
+    pcap = `${workDir}/inter-dc.pcap`;
+    fabric = await startFabric({
+      topology: "two-dc",
+      workDir,
+      captureAtStart: { file: pcap, where: "inter-dc" },
+      nodesPerDc: [2, 2],
+      readyTimeoutMs: 300_000,
+      onStep: (m) => console.log(`  ${m}`),
+    });
+    id = fabric.id;
+    const f = fabric;
+    const [n1, n2, n3, n4] = f.nodes as [
+      typeof f.nodes[0],
+      typeof f.nodes[0],
+      typeof f.nodes[0],
+      typeof f.nodes[0],
+    ];
+    assert.deepEqual(f.nodes.map((n) => n.dc), [1, 1, 2, 2]);
+    const cluster = await Cluster.create(f);
+    capture = f.initialCapture;
+    const pods: Record<string, Pod> = {};
+
+    await t.step("1. pods in DC1 reach pods in DC2 and back", async () => {
+      pods.a1 = await cluster.addPod(n1, span);
+      pods.a2 = await cluster.addPod(n2, span);
+      pods.b1 = await cluster.addPod(n3, span);
+      pods.b2 = await cluster.addPod(n4, span);
+      const ms = await cluster.pingUntil(pods.a1, pods.b1.ip, 60_000);
+      figure("converge-dc1-to-dc2", ms, "last ADD returned → DC1 pod's ping to DC2 pod answered");
+      assert.ok(ms !== undefined, `${pods.a1.ip} (DC1) cannot reach ${pods.b1.ip} (DC2)`);
+      for (
+        const [from, to] of [["b1", "a1"], ["a2", "b2"], ["b2", "a2"], ["a1", "a2"], ["b1", "b2"]]
+      ) {
+        assert.ok(
+          await cluster.pingUntil(pods[from]!, pods[to]!.ip, 20_000) !== undefined,
+          `${from} ${pods[from]!.ip} → ${to} ${pods[to]!.ip}`,
+        );
+      }
+      // Next hops stay the originating node's VTEP across the reflectors: DC2's node tunnels
+      // straight to DC1's node (through the router), not to a reflector.
+      const fdb = await f.exec(n3.name, ["bridge", "fdb", "show", "dev", "bpvx-span"]);
+      assert.match(
+        fdb.stdout,
+        new RegExp(`${pods.a1.mac}.* dst ${n1.underlayIp.replaceAll(".", "\\.")}`, "i"),
+        `n3's fdb sends a1's MAC to n1's VTEP:\n${fdb.stdout}`,
+      );
+    });
+
+    await t.step(
+      "2. a network imported only in DC1 is unreachable from DC2; RTC keeps its routes in DC1",
+      async () => {
+        const p = await cluster.addPod(n1, dc1only);
+        const q = await cluster.addPod(n2, dc1only);
+        assert.ok(
+          await cluster.pingUntil(q, p.ip, 30_000) !== undefined,
+          "dc1only pods reach each other",
+        );
+        // Same subnet in DC2, another route target: it must not reach p.
+        const r = await cluster.addPod(n3, dc2other);
+        assert.equal(await cluster.ping(r, p.ip), false, `DC2's ${r.ip} must not reach ${p.ip}`);
+        const hasRoute = async (dc: number, mac: string) => {
+          const rib = await f.gobgp(dc, ["global", "rib", "-a", "evpn"]);
+          return rib.stdout.toLowerCase().includes(mac.toLowerCase());
+        };
+        assert.ok(await hasRoute(1, p.mac), "DC1's reflector has p's route");
+        // RTC inside DC2: no DC2 node imports 64512:601, so DC2's reflector sends them nothing
+        // of it, although it holds the routes (the inter-DC session carries no rtc: see
+        // config/gobgpd-peer-reflector.toml for why).
+        const sentTo = async (node: typeof n3, mac: string) => {
+          const out = await f.gobgp(2, ["neighbor", node.underlayIp, "adj-out", "-a", "evpn"]);
+          return out.stdout.toLowerCase().includes(mac.toLowerCase());
+        };
+        const dc2HasIt = await hasRoute(2, p.mac);
+        console.log(`  DC2's reflector holds p's route: ${dc2HasIt}`);
+        for (const node of [n3, n4]) {
+          assert.equal(
+            await sentTo(node, p.mac),
+            false,
+            `DC2's reflector sent p's route to ${node.name}`,
+          );
+          assert.equal(
+            await sentTo(node, q.mac),
+            false,
+            `DC2's reflector sent q's route to ${node.name}`,
+          );
+          assert.ok(await sentTo(node, pods.a1!.mac), `while ${node.name} does get span's routes`);
+        }
+        const seenOnN3 = await f.api(
+          n3,
+          "GET",
+          "/looking-glass/vpns/instances/dc2other/received_routes",
+        );
+        assert.ok(!JSON.stringify(seenOnN3.body).toUpperCase().includes(p.mac.toUpperCase()));
+        const rtc = await f.gobgp(2, ["global", "rib", "-a", "rtc"]);
+        console.log(`  DC2 reflector's RT membership table:\n${rtc.stdout}`);
+        assert.ok(!rtc.stdout.includes("64512:601"), "no RT membership for 64512:601 in DC2");
+
+        // Control: once a DC2 node imports 64512:601, its reflector sends it the routes and the
+        // pod is reached, so the absence above was RTC, not a broken session.
+        const since = performance.now();
+        const s = await cluster.addPod(n4, dc1only);
+        const ms = await until(() => sentTo(n4, p.mac), 60_000, since);
+        figure(
+          "rtc-import-in-dc2",
+          ms,
+          "ADD of the first DC2 importer → its reflector sends it the route",
+        );
+        assert.ok(
+          ms !== undefined,
+          "n4 receives p's route once it imports 64512:601",
+        );
+        assert.ok(
+          await cluster.pingUntil(s, p.ip, 30_000) !== undefined,
+          "and DC2's pod reaches p",
+        );
+      },
+    );
+
+    await t.step(
+      "3. verify on a capture of the inter-DC link explains what crosses it",
+      async () => {
+        await capture!.stop();
+        const out = await new Deno.Command(Deno.execPath(), {
+          args: ["run", "-A", `${ROOT}lib/verify/command.ts`, pcap, "--json"],
+          stdout: "piped",
+          stderr: "piped",
+        }).output();
+        const text = new TextDecoder().decode(out.stdout);
+        const report = JSON.parse(text);
+        const human = await new Deno.Command(Deno.execPath(), {
+          args: ["run", "-A", `${ROOT}lib/verify/command.ts`, pcap],
+          stdout: "piped",
+        }).output();
+        const humanText = new TextDecoder().decode(human.stdout);
+        console.log(humanText.split("\n").slice(0, 60).join("\n"));
+        // The per-pair summary names the node pairs that talked across the link, unicast apart.
+        const [lo, hi] = [n1.underlayIp, n3.underlayIp].sort();
+        assert.match(
+          humanText,
+          new RegExp(`${lo} <-> ${hi}  VNI \\d+  unicast [1-9]\\d*/[1-9]`),
+          "verify's text report names n1 <-> n3 with unicast both ways",
+        );
+        // The only error we accept is head-end replication of unknown unicast: a node floods a
+        // frame to every VTEP of the VNI while the MAC's route, already past this link, is not
+        // yet in its VXLAN fdb. Then the same frame also reached the MAC's own VTEP (a flow with
+        // the same source and MACs to other_vtep). Anything else fails the step.
+        type Finding = {
+          kind: string;
+          severity: string;
+          src_vtep: string;
+          src_mac: string;
+          dst_mac: string;
+          other_vtep: string | null;
+        };
+        type Flow = { src_vtep: string; dst_vtep: string; src_mac: string; dst_mac: string };
+        const errors = (report.findings as Finding[]).filter((x) => x.severity === "error");
+        const flooded = (e: Finding) =>
+          e.kind === "dst_mac_at_other_vtep" &&
+          (report.flows as Flow[]).some((x) =>
+            x.src_vtep === e.src_vtep && x.src_mac === e.src_mac && x.dst_mac === e.dst_mac &&
+            x.dst_vtep === e.other_vtep
+          );
+        console.log(
+          `  verify: ${errors.length} error finding(s), ${
+            errors.filter(flooded).length
+          } of them unknown unicast flooded while the route was being installed`,
+        );
+        assert.deepEqual(
+          errors.filter((e) => !flooded(e)),
+          [],
+          `verify found the inter-DC capture inconsistent:\n${
+            humanText.split("\n").filter((l) => /ERROR|WARNING/.test(l)).join("\n")
+          }`,
+        );
+        assert.ok(out.code === 0 || errors.length > 0, `verify exited ${out.code}`);
+        const rrs = f.dcs.map((dc) => dc.reflector.ip);
+        const sessions = report.sessions as { a?: string; b?: string; peers?: string[] }[];
+        assert.ok(
+          JSON.stringify(sessions).includes(rrs[0]!) && JSON.stringify(sessions).includes(rrs[1]!),
+          `the reflector-to-reflector session is in the report: ${JSON.stringify(sessions)}`,
+        );
+        const routes = JSON.stringify(report.routes).toLowerCase();
+        assert.ok(routes.includes(pods.a1!.mac.toLowerCase()), "a1's route crossed the link");
+        assert.ok(routes.includes(pods.b1!.mac.toLowerCase()), "b1's route crossed the link");
+        const flows = JSON.stringify(report.flows);
+        assert.ok(
+          flows.includes(n1.underlayIp) && flows.includes(n3.underlayIp),
+          `VXLAN between n1 and n3 crossed the link: ${flows.slice(0, 2000)}`,
+        );
+      },
+    );
+
+    await t.step(
+      "4. DC2's reflector down: DC1 keeps its traffic; inter-DC traffic is back once it returns",
+      async () => {
+        const { a1, a2, b1, b2 } = pods as Record<string, Pod>;
+        await f.stopReflector(2);
+        const stopped = performance.now();
+        const lostMs = await until(async () => !(await cluster.ping(a1!, b1!.ip)), 30_000, stopped);
+        figure("outage-inter-dc-lost-after", lostMs, "DC2 reflector stopped → a1→b1 unanswered");
+        assert.ok(
+          await cluster.pingUntil(a1!, a2!.ip, 10_000) !== undefined,
+          "DC1 intra-DC traffic works",
+        );
+        const dc2Intra = await cluster.ping(b1!, b2!.ip);
+        console.log(
+          `TWO-DC outage-dc2-intra ${
+            dc2Intra ? "answered" : "unanswered"
+          } (b1→b2 with DC2's reflector down: bagpipe-bgp withdraws a lost peer's routes)`,
+        );
+        await f.startReflector(2);
+        const restarted = performance.now();
+        const backMs = await cluster.pingUntil(a1!, b1!.ip, 150_000, restarted);
+        figure("outage-inter-dc-back-after", backMs, "DC2 reflector started → a1→b1 answered");
+        assert.ok(backMs !== undefined, "inter-DC traffic is back once DC2's reflector returns");
+        assert.ok(
+          await cluster.pingUntil(b1!, b2!.ip, 30_000) !== undefined,
+          "and DC2's own traffic",
+        );
+        assert.ok(await cluster.pingUntil(a1!, a2!.ip, 10_000) !== undefined, "DC1 still fine");
+      },
+    );
+
+    await t.step("5. deleting every pod leaves no lease", async () => {
+      for (const pod of [...cluster.pods]) await cluster.delPod(pod);
+      for (const node of f.nodes) assert.deepEqual(cluster.leases(node), [], `${node.name} leases`);
+    });
+  } finally {
+    await capture?.stop().catch(() => {});
+    await fabric?.teardown();
+    await Deno.remove(workDir, { recursive: true });
+  }
+  const left = (await listNetns()).filter((n) => id && n.startsWith(id));
+  assert.deepEqual(left, [], "every namespace of the fabric is gone");
+  assert.deepEqual(
+    fabric ? await fabric.pids() : [],
+    [],
+    "every process the fabric started is gone",
+  );
+});

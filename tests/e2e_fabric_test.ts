@@ -409,7 +409,7 @@ Deno.test("EVPN fabric end to end with the stock bagpipe-bgp", async (t) => {
           "pod → Service → itself (hairpin)",
         );
 
-        // The layout DATAPLANE.md describes.
+        // The plugin-owned layout (README, "Kubernetes network model").
         const mac = (await f.exec(n1.name, ["cat", "/sys/class/net/bpbr-gw/address"])).stdout
           .trim();
         assert.equal(mac, "0a:58:0a:1e:01:01", "bridge MAC = 0a:58: + the node gateway's IPv4");

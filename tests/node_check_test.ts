@@ -296,7 +296,7 @@ Deno.test("verify --node on a real fabric: clean, then each injected drift gives
 });
 
 /**
- * The layout the plugin is moving to (DATAPLANE.md, branch `k8s`): the plugin owns bridge
+ * The plugin-owned layout (README, "Kubernetes network model"): the plugin owns bridge
  * `bpbr-<id>` and VXLAN device `bpvx-<id>` (forced VNI, no `proxy`), the daemon is told about
  * them with `linuxbr`, and the node's gateway is attached with the bridge as its port. Built here
  * by hand with the same commands, so the node check is held to both layouts.

@@ -59,7 +59,7 @@ async function dropNode({ node, stateDir }: { node: string; stateDir: string }):
   await Deno.remove(stateDir, { recursive: true }).catch(() => {});
 }
 
-Deno.test("ensure(): the layout, sysctls and masquerade of DATAPLANE.md, once", async () => {
+Deno.test("ensure(): the layout, sysctls and masquerade of the Kubernetes network model, once", async () => {
   const n = await makeNode();
   try {
     assert.deepEqual(await probe(n.node, n.stateDir, "ensure"), { made: true });

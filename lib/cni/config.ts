@@ -93,7 +93,7 @@ function valueProblems(c: RawNetConf): string[] {
     add("vni", intProblem(c.vni, 1, 16_777_215) && "must be an integer 1..16777215");
   } else if (c.backend !== "none") {
     // The plugin makes the network's VXLAN device; bagpipe-bgp reuses it only when its VNI is
-    // the instance's, which needs the same forced VNI on every node (DATAPLANE.md).
+    // the instance's, which needs the same forced VNI on every node (README, "Kubernetes network model").
     add(
       "vni",
       "is required: the plugin's VXLAN device carries this VNI and bagpipe-bgp must use the same on every node",

@@ -43,7 +43,7 @@ export function hostVethFor(instanceId: string, address: string): string {
 }
 
 /**
- * The network's bridge, made by the plugin (DATAPLANE.md). Not `evpn---*`: bagpipe-bgp deletes
+ * The network's bridge, made by the plugin (README, "Kubernetes network model"). Not `evpn---*`: bagpipe-bgp deletes
  * those when it restarts. Instance ids have at most 8 characters, so it fits IFNAMSIZ.
  */
 export function bridgeNameFor(instanceId: string): string {

@@ -4,7 +4,7 @@ import { lastLine, run } from "./run.ts";
 import { batchFailure } from "./veth.ts";
 
 /**
- * One network's devices on a node (see DATAPLANE.md): the bridge its pods plug into and the VXLAN
+ * One network's devices on a node (README, "Kubernetes network model"): the bridge its pods plug into and the VXLAN
  * device that carries the network's VNI to the other nodes. The plugin owns both; bagpipe-bgp is
  * told about the bridge (`linuxbr`) and reuses the VXLAN device because its VNI is the forced one,
  * so the daemon never deletes them, not even on restart.

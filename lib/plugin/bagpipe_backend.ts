@@ -29,7 +29,7 @@ function toCni(err: unknown): unknown {
 
 /**
  * The pod's endpoint on the BaGPipe BGP daemon of its node, on the network's bridge and VXLAN
- * device that the plugin owns (DATAPLANE.md): the attach names the bridge (`linuxbr`) and forces
+ * device that the plugin owns (README, "Kubernetes network model"): the attach names the bridge (`linuxbr`) and forces
  * the VNI, so the daemon reuses our VXLAN device instead of making its own with `proxy`.
  */
 export class BagpipeBackend implements Backend {

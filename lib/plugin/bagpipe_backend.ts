@@ -3,11 +3,18 @@ import { CniError, ErrorCode } from "../cni/errors.ts";
 import { isIpv6 } from "../cni/result.ts";
 import type { Logger } from "../log.ts";
 import { ensureAnycastGateway, masterOf, plugIntoBridge } from "../net/bridge_port.ts";
+import { listeningSocketInode } from "../net/listening_socket.ts";
 import { bridgeNameFor, gatewayMacFor, vxlanNameFor } from "../net/names.ts";
 import { deleteLink, linkExists } from "../net/veth.ts";
 import { type AttachmentRecord, listAttachments, saveAttachment } from "../state/attachments.ts";
 import type { Backend, CommandContext } from "./context.ts";
-import { lastIdentity, rememberIdentity, withStateLock } from "./daemon_identity.ts";
+import {
+  lastIdentity,
+  lastListener,
+  rememberIdentity,
+  rememberListener,
+  withStateLock,
+} from "./daemon_identity.ts";
 
 /** The address the daemon knows the pod by: its IPv4 in CIDR form (the daemon is IPv4 only). */
 export function attachedAddress(record: AttachmentRecord): string | undefined {
@@ -31,6 +38,8 @@ export class BagpipeBackend implements Backend {
   #url: string;
   #stateDir: string;
   #log: Logger;
+  /** The inode of the daemon's listening socket; undefined when it cannot be known. */
+  #listener: () => string | undefined;
 
   /** `fetch` replaces the global one (tests inject a fake daemon). */
   constructor(
@@ -44,12 +53,36 @@ export class BagpipeBackend implements Backend {
     this.#client = new BagpipeClient(url, { timeoutMs, fetch });
     this.#stateDir = stateDir;
     this.#log = log;
+    // An injected fetch (a fake in tests) is not the socket the kernel's table would show.
+    const { hostname, port, protocol } = new URL(url);
+    this.#listener = fetch
+      ? () => undefined
+      : () => listeningSocketInode(hostname, Number(port || (protocol === "https:" ? 443 : 80)));
   }
 
   async attach(record: AttachmentRecord): Promise<string> {
-    const identity = await this.#ping();
-    if (lastIdentity(this.#stateDir, this.#url) !== identity) await this.#resync(identity, record);
+    const identity = await this.#identitySinceLastPing(record);
     await this.#attachOne(record);
+    return identity;
+  }
+
+  /**
+   * The daemon's identity, resyncing when it changed. It is asked (GET /ping) only when the
+   * daemon's listening socket is not the one it had at the last ping: a restarted daemon listens
+   * on a new socket, so the same inode means the same process, and ADD is one exchange (the
+   * attach). A daemon that is not on this node's loopback (no inode) is pinged every time.
+   */
+  async #identitySinceLastPing(record: AttachmentRecord): Promise<string> {
+    // Read before the ping: a restart between the two then only makes the next ADD ping again.
+    const listener = this.#listener();
+    const last = lastIdentity(this.#stateDir, this.#url);
+    const seen = listener === undefined ? undefined : lastListener(this.#stateDir, this.#url);
+    if (last !== undefined && seen?.listener === listener && seen?.identity === last) return last;
+    const identity = await this.#ping();
+    if (last !== identity) await this.#resync(identity, record);
+    if (listener !== undefined) {
+      rememberListener(this.#stateDir, this.#url, { listener, identity });
+    }
     return identity;
   }
 

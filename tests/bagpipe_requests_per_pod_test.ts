@@ -1,0 +1,105 @@
+/**
+ * How many requests the installed plugin sends its daemon, over a real socket in a node netns:
+ * ADD is one exchange (the attach) while the daemon's listening socket is the one it had at the
+ * last ping; DEL is one (the detach); a restarted daemon (new socket, new identity) is pinged and
+ * the recorded pods are re-attached. The daemon is tests/fakes/bagpipe_standin.py (bagpipe-bgp's
+ * server stack, plugging ports into `evpn---<id>` as the real driver does).
+ */
+import assert from "node:assert/strict";
+import { TestNode } from "./helpers/plugin.ts";
+
+const STANDIN = new URL("./fakes/bagpipe_standin.py", import.meta.url).pathname;
+const PORT = 18082;
+
+interface Logged {
+  method: string;
+  path: string;
+  body: { local_port?: { linuxif?: string } } | null;
+}
+
+/** Starts the stand-in in the node netns; resolves once it listens. */
+async function startStandin(node: TestNode, log: string): Promise<Deno.ChildProcess> {
+  const child = new Deno.Command("ip", {
+    args: ["netns", "exec", node.netns, "/usr/bin/python3", STANDIN, String(PORT), log],
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let text = "";
+  while (!text.includes("\n")) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    text += value;
+  }
+  reader.releaseLock();
+  assert.match(text, /^ready /, "the stand-in daemon listens");
+  return child;
+}
+
+async function stop(child: Deno.ChildProcess): Promise<void> {
+  try {
+    child.kill();
+  } catch {
+    // already gone
+  }
+  await child.status;
+  await child.stdout.cancel().catch(() => {});
+}
+
+Deno.test("ADD is one exchange with the daemon until it restarts; DEL is one", async () => {
+  const node = await TestNode.create("reqs");
+  const log = `${node.dir}/requests.jsonl`;
+  let daemon = await startStandin(node, log);
+  // Requests the daemon received since the last call.
+  let seen = 0;
+  const received = (): Logged[] => {
+    const lines = Deno.readTextFileSync(log).trim().split("\n").filter(Boolean);
+    const fresh = lines.slice(seen).map((l) => JSON.parse(l) as Logged);
+    seen = lines.length;
+    return fresh;
+  };
+  const calls = (logged: Logged[]) => logged.map((r) => `${r.method} ${r.path}`);
+  try {
+    const conf = node.config({ backend: "bagpipe", bagpipeUrl: `http://127.0.0.1:${PORT}` });
+    const add = async (id: string) => {
+      const netns = await node.addPod();
+      const out = await node.exec("ADD", conf, { containerId: id, netns, ifname: "eth0" });
+      assert.equal(out.code, 0, out.stdout + out.stderr);
+      return { containerId: id, netns };
+    };
+
+    const first = await add("c1");
+    assert.deepEqual(calls(received()), ["GET /ping", "POST /attach_localport"], "first contact");
+
+    const second = await add("c2");
+    assert.deepEqual(calls(received()), ["POST /attach_localport"], "same daemon: no ping");
+
+    const del = await node.exec("DEL", conf, { ...second, ifname: "eth0" });
+    assert.equal(del.code, 0, del.stdout + del.stderr);
+    assert.deepEqual(calls(received()), ["POST /detach_localport"]);
+
+    // A restart: new process, new socket, new identity, no attachment kept.
+    await stop(daemon);
+    daemon = await startStandin(node, log);
+    await add("c3");
+    const afterRestart = received();
+    assert.deepEqual(calls(afterRestart), [
+      "GET /ping",
+      "POST /attach_localport",
+      "POST /attach_localport",
+    ]);
+    const hostVeth = (await node.links()).filter((l) => l.startsWith("bc"));
+    assert.equal(hostVeth.length, 2, `two pods left: ${hostVeth}`);
+    assert.ok(
+      hostVeth.includes(afterRestart[1]!.body?.local_port?.linuxif ?? ""),
+      "the first pod was re-attached (resync) before the new one",
+    );
+    assert.notEqual(first.containerId, "c3");
+
+    await add("c4");
+    assert.deepEqual(calls(received()), ["POST /attach_localport"], "restart noticed once");
+  } finally {
+    await stop(daemon);
+    await node.destroy();
+  }
+});

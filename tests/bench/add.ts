@@ -7,13 +7,18 @@ import { launcherLine } from "../../lib/cli/install.ts";
 import { run } from "../../lib/net/run.ts";
 import { bench, p50, p99 } from "./stats.ts";
 
-/** One step's times (ms) from the "added" lines of a plugin log. */
-async function stepTimes(logFile: string, step: string): Promise<number[]> {
+/** The JSON lines of a plugin log. */
+async function logLines(logFile: string): Promise<
+  {
+    msg?: string;
+    command?: string;
+    ms?: number;
+    startupMs?: number;
+    steps?: Record<string, number>;
+  }[]
+> {
   const text = await Deno.readTextFile(logFile).catch(() => "");
-  return text.split("\n").filter((l) => l.includes('"added"')).map((l) =>
-    JSON.parse(l).steps?.[step]
-  )
-    .filter((ms): ms is number => typeof ms === "number");
+  return text.split("\n").filter(Boolean).map((l) => JSON.parse(l));
 }
 
 /** Installs another build's plugin bundle into its own CNI bin dir; the plugin's path. */
@@ -117,8 +122,18 @@ export async function benchAdd(rounds = 30, bursts = 3): Promise<void> {
       bench(`${prefix}del_overhead_vs_bridge_ratio`, (del - floorMs) / bridgeDel, "x");
       bench(`${prefix}add_peak_rss_mib`, Math.max(...rss![kind]!), "MiB");
       // The plugin's own step log: what the daemon call costs inside ADD.
-      const attachSteps = await stepTimes(`${dir}/bench${kind}.log`, "attach");
-      if (attachSteps.length > 0) bench(`${prefix}add_attach_step_ms_p50`, p50(attachSteps), "ms");
+      const log = await logLines(`${dir}/bench${kind}.log`);
+      const added = log.filter((l) => l.msg === "added").map((l) => l.steps?.attach);
+      const done = log.filter((l) => l.msg === "done" && l.command === "ADD");
+      if (kind !== "none") {
+        bench(
+          `${prefix}add_attach_step_ms_p50`,
+          p50(added.filter((n) => n !== undefined)),
+          "ms",
+        );
+      }
+      bench(`${prefix}add_startup_ms_p50`, p50(done.map((l) => l.startupMs!)), "ms");
+      bench(`${prefix}add_in_plugin_ms_p50`, p50(done.map((l) => l.ms!)), "ms");
     }
     bench("bridge_add_peak_rss_mib", Math.max(...rss!.bridge!), "MiB");
     for (const [prefix, kind] of [["", "attach"], ["base_", "base"], ["bridge_", "bridge"]]) {

@@ -18,9 +18,14 @@ interface Logged {
 }
 
 /** Starts the stand-in in the node netns; resolves once it listens. */
-async function startStandin(node: TestNode, log: string): Promise<Deno.ChildProcess> {
+async function startStandin(
+  node: TestNode,
+  log: string,
+  env: Record<string, string> = {},
+): Promise<Deno.ChildProcess> {
   const child = new Deno.Command("ip", {
     args: ["netns", "exec", node.netns, "/usr/bin/python3", STANDIN, String(PORT), log],
+    env,
     stdout: "piped",
     stderr: "inherit",
   }).spawn();
@@ -98,6 +103,43 @@ Deno.test("ADD is one exchange with the daemon until it restarts; DEL is one", a
 
     await add("c4");
     assert.deepEqual(calls(received()), ["POST /attach_localport"], "restart noticed once");
+  } finally {
+    await stop(daemon);
+    await node.destroy();
+  }
+});
+
+Deno.test("an attach and its rollback detach that time out keep veth, record and lease for DEL", async () => {
+  const node = await TestNode.create("slowd");
+  const log = `${node.dir}/requests.jsonl`;
+  // Attach and detach answer after 1.5 s: longer than the plugin's budget of 300 ms.
+  let daemon = await startStandin(node, log, { STANDIN_DELAY_MS: "1500" });
+  try {
+    const conf = node.config({
+      backend: "bagpipe",
+      bagpipeUrl: `http://127.0.0.1:${PORT}`,
+      bagpipeTimeoutMs: 300,
+    });
+    const pod = { containerId: "slow1", netns: await node.addPod(), ifname: "eth0" };
+    const add = await node.exec("ADD", conf, pod);
+    assert.equal(add.code, 1, add.stdout);
+    assert.equal(add.json?.code, 11, "try again later");
+    assert.match(
+      String(add.json?.details),
+      /kept for DEL to release: attachment record, veth "bc\S+" of eth0, IPAM lease/,
+    );
+    assert.equal(node.leases().length, 1, "the address is not handed out while maybe advertised");
+    assert.equal(node.records().length, 1);
+    assert.equal((await node.links()).filter((l) => l.startsWith("bc")).length, 1);
+
+    // The runtime's DEL, once the daemon answers in time, releases all of it.
+    await stop(daemon);
+    daemon = await startStandin(node, log);
+    const del = await node.exec("DEL", conf, pod);
+    assert.equal(del.code, 0, del.stdout);
+    assert.deepEqual(node.leases(), []);
+    assert.deepEqual(node.records(), []);
+    assert.deepEqual((await node.links()).filter((l) => l.startsWith("bc")), []);
   } finally {
     await stop(daemon);
     await node.destroy();

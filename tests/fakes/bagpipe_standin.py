@@ -8,14 +8,18 @@ driver, attach plugs the port into the instance's bridge `evpn---<id>` (created 
 unless the request names its own bridge (`linuxbr`), which the driver leaves to the caller. It
 uses netlink in-process (pyroute2, the daemon's own library) so the daemon's side costs ~nothing:
 what the bench measures is the plugin. Prints "ready <port>" once it listens; with a
-REQUEST_LOG, appends one JSON line per request ({"method", "path", "body"}) to it.
+REQUEST_LOG, appends one JSON line per request ({"method", "path", "body"}) to it. With
+STANDIN_DELAY_MS in the environment, attach and detach answer that much later (a daemon whose
+per-instance queue is long).
 Usage: /usr/bin/python3 bagpipe_standin.py PORT [REQUEST_LOG]
 """
 import json
+import os
 import random
 import socketserver
 import sys
 import threading
+import time
 from wsgiref import simple_server
 
 from pyroute2 import IPRoute
@@ -53,9 +57,11 @@ def app(environ, start_response):
     try:
         if path == "/ping":
             answer = IDENTITY
-        elif path == "/attach_localport":
+        elif path in ("/attach_localport", "/detach_localport"):
+            time.sleep(int(os.environ.get("STANDIN_DELAY_MS", "0")) / 1000)
+        if path == "/attach_localport":
             _plug(body)
-        elif path != "/detach_localport":
+        elif path not in ("/ping", "/detach_localport"):
             status, answer = "404 Not Found", b'{"code": 404, "title": "Not Found"}'
     except Exception as error:  # the real daemon answers 500 with a JSON description
         status = "500 Internal Server Error"

@@ -47,6 +47,15 @@ export interface CallOptions {
   timeoutMs?: number;
 }
 
+/** What {@link BagpipeClient.instanceDataplane} found. */
+export interface InstanceDataplane {
+  /** The Linux VXLAN driver's bridge (`evpn---<id>`) and VXLAN device. */
+  linuxBridge?: string;
+  vxlanIf?: string;
+  /** The driver's class, when it shows no bridge, e.g. "DummyDataplaneDriver". */
+  driver?: string;
+}
+
 /** Endpoint looked up by {@link BagpipeClient.findEndpoint}. */
 export interface EndpointQuery {
   vpnInstanceId: string;
@@ -160,6 +169,43 @@ export class BagpipeClient {
     return answer === null
       ? null
       : this.#parse(call, answer.json, (json) => parsePorts(vpnInstanceId, json));
+  }
+
+  /**
+   * The dataplane of one VPN instance, as the looking glass shows it: the Linux VXLAN driver
+   * names its bridge and VXLAN device; another driver (`dummy`: control plane only) shows only
+   * itself, named here by its class. Null when the instance does not exist.
+   */
+  async instanceDataplane(
+    vpnInstanceId: string,
+    opts?: CallOptions,
+  ): Promise<InstanceDataplane | null> {
+    const instancePath = `looking-glass/vpns/instances/${encodeURIComponent(vpnInstanceId)}`;
+    const subject = `dataplane of VPN instance ${JSON.stringify(vpnInstanceId)}`;
+    const call = this.#call("GET", `${instancePath}/dataplane`, "read", subject, opts);
+    const answer = await this.#sendOrMissing(call);
+    if (answer === null) return null;
+    const json = answer.json as Record<string, unknown> | null;
+    if (typeof json?.linux_bridge === "string") {
+      return {
+        linuxBridge: json.linux_bridge,
+        vxlanIf: typeof json.vxlan_if === "string" ? json.vxlan_if : undefined,
+      };
+    }
+    const href = (json?.driver as Record<string, unknown> | undefined)?.href;
+    if (typeof href !== "string") {
+      throw this.#badResponse(
+        call,
+        `neither linux_bridge nor driver.href: ${excerpt(answer.text)}`,
+      );
+    }
+    const driverPath = new URL(href, this.baseUrl).pathname.replace(this.baseUrl.pathname, "");
+    const driverCall = this.#call("GET", driverPath, "read", `driver of the ${subject}`, opts);
+    const driver = (await this.#send(driverCall)).json as Record<string, unknown> | null;
+    if (typeof driver?.name !== "string") {
+      throw this.#badResponse(driverCall, `no driver name: ${excerpt(JSON.stringify(driver))}`);
+    }
+    return { driver: driver.name };
   }
 
   /**

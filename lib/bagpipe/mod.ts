@@ -5,6 +5,7 @@ export {
   type CallOptions,
   DEFAULT_TIMEOUT_MS,
   type EndpointQuery,
+  type InstanceDataplane,
 } from "./client.ts";
 export { BagpipeError, type BagpipeFailure } from "./errors.ts";
 export type {

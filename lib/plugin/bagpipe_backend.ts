@@ -8,6 +8,7 @@ import { bridgeNameFor, gatewayMacFor, vxlanNameFor } from "../net/names.ts";
 import { deleteLink, linkExists } from "../net/veth.ts";
 import { type AttachmentRecord, listAttachments, saveAttachment } from "../state/attachments.ts";
 import type { Backend, CommandContext } from "./context.ts";
+import { controlPlaneOnly } from "./control_plane_only.ts";
 import {
   lastIdentity,
   lastListener,
@@ -115,6 +116,9 @@ export class BagpipeBackend implements Backend {
     // When the daemon still holds this endpoint from an earlier pod with the same address (bug
     // B1), it treats the attach as a refresh and leaves the new veth out of its bridge.
     if (masterOf(record.hostVeth) !== bridge) {
+      if (!linkExists(bridge) && await controlPlaneOnly(this.#client, record, bridge, this.#log)) {
+        return;
+      }
       this.#log.info("plugging veth into the instance bridge the daemon skipped", {
         hostVeth: record.hostVeth,
         bridge,

@@ -9,7 +9,7 @@ import { bench, p50, p99 } from "./stats.ts";
 
 /** Runs the attach benchmark and prints its figures. */
 export async function benchAttach(rounds = 8): Promise<void> {
-  const fabric = await startFabric({ nodes: 2 });
+  const fabric = await startFabric({ nodes: 2, readyTimeoutMs: 120_000 });
   try {
     const [n1, n2] = [fabric.nodes[0]!, fabric.nodes[1]!];
     const cluster = await Cluster.create(fabric);

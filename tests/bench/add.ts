@@ -12,6 +12,7 @@ async function logLines(logFile: string): Promise<
   {
     msg?: string;
     command?: string;
+    containerId?: string;
     ms?: number;
     startupMs?: number;
     steps?: Record<string, number>;
@@ -122,7 +123,10 @@ export async function benchAdd(rounds = 30, bursts = 3): Promise<void> {
       bench(`${prefix}del_overhead_vs_bridge_ratio`, (del - floorMs) / bridgeDel, "x");
       bench(`${prefix}add_peak_rss_mib`, Math.max(...rss![kind]!), "MiB");
       // The plugin's own step log: what the daemon call costs inside ADD.
-      const log = await logLines(`${dir}/bench${kind}.log`);
+      // Only the interleaved rounds' ADDs (container ids "<kind>-<n>"), not the RSS or burst runs.
+      const log = (await logLines(`${dir}/bench${kind}.log`)).filter((l) =>
+        new RegExp(`^${kind}-\\d+$`).test(l.containerId ?? "")
+      );
       const added = log.filter((l) => l.msg === "added").map((l) => l.steps?.attach);
       const done = log.filter((l) => l.msg === "done" && l.command === "ADD");
       if (kind !== "none") {

@@ -170,9 +170,9 @@ try {
       const name = `${prefix}-p${pod++}`;
       await netns("add", name);
       (rss[kind] ??= []).push(
-        await peakRssMib(binary, env("ADD", kind, `/run/netns/${name}`, pod), conf),
+        await peakRssMib(binary, env("ADD", `${kind}-rss`, `/run/netns/${name}`, pod), conf),
       );
-      await spawnPlugin(binary, env("DEL", kind, `/run/netns/${name}`, pod), conf);
+      await spawnPlugin(binary, env("DEL", `${kind}-rss`, `/run/netns/${name}`, pod), conf);
       await netns("del", name);
     }
   }
@@ -214,14 +214,18 @@ async function runBurst(
   const started = performance.now();
   try {
     const latencies = await Promise.all(
-      names.map((n, i) => spawnPlugin(binary, env("ADD", kind, `/run/netns/${n}`, pod + i), conf)),
+      names.map((n, i) =>
+        spawnPlugin(binary, env("ADD", `${kind}-burst`, `/run/netns/${n}`, pod + i), conf)
+      ),
     );
     const wallMs = performance.now() - started;
     return { latencies, wallMs, memRiseMib: peak - before };
   } finally {
     clearInterval(sampler);
     await Promise.all(
-      names.map((n, i) => spawnPlugin(binary, env("DEL", kind, `/run/netns/${n}`, pod + i), conf)),
+      names.map((n, i) =>
+        spawnPlugin(binary, env("DEL", `${kind}-burst`, `/run/netns/${n}`, pod + i), conf)
+      ),
     );
     for (const n of names) await netns("del", n);
     pod += size;

@@ -71,7 +71,10 @@ export const socketExchange: Exchange = async (request, onHead, maxBodyBytes) =>
     }
     const head = _parseHead(new TextDecoder().decode(reader.bytes.subarray(0, headEnd)));
     onHead({ status: head.status, contentType: head.headers.get("content-type") ?? null });
-    const body = await _readBody(reader, headEnd + 4, head.headers, maxBodyBytes);
+    // 204 and 304 have no body, whatever the headers say.
+    const body = head.status === 204 || head.status === 304
+      ? new Uint8Array()
+      : await _readBody(reader, headEnd + 4, head.headers, maxBodyBytes);
     return new TextDecoder().decode(body);
   } finally {
     signal.removeEventListener("abort", close);

@@ -96,7 +96,7 @@ export async function benchAdd(rounds = 30, bursts = 3): Promise<void> {
       stderr: "inherit",
     }).output();
     if (out.code !== 0) throw new Error("bench worker failed");
-    const { samples, rss, burst, burstWall, burstMem } = JSON.parse(
+    const { samples, rss, cpu, burst, burstWall, burstMem } = JSON.parse(
       new TextDecoder().decode(out.stdout),
     ) as Record<string, Record<string, number[]>>;
     const m = (name: string) => p50(samples![name]!);
@@ -122,6 +122,7 @@ export async function benchAdd(rounds = 30, bursts = 3): Promise<void> {
       bench(`${prefix}del_ms_p50`, del, "ms");
       bench(`${prefix}del_overhead_vs_bridge_ratio`, (del - floorMs) / bridgeDel, "x");
       bench(`${prefix}add_peak_rss_mib`, Math.max(...rss![kind]!), "MiB");
+      bench(`${prefix}add_cpu_ms_p50`, p50(cpu![kind]!), "ms (user+sys, children included)");
       // The plugin's own step log: what the daemon call costs inside ADD.
       // Only the interleaved rounds' ADDs (container ids "<kind>-<n>"), not the RSS or burst runs.
       const log = (await logLines(`${dir}/bench${kind}.log`)).filter((l) =>
@@ -140,6 +141,8 @@ export async function benchAdd(rounds = 30, bursts = 3): Promise<void> {
       bench(`${prefix}add_in_plugin_ms_p50`, p50(done.map((l) => l.ms!)), "ms");
     }
     bench("bridge_add_peak_rss_mib", Math.max(...rss!.bridge!), "MiB");
+    bench("bridge_add_cpu_ms_p50", p50(cpu!.bridge!), "ms (user+sys, children included)");
+    bench("deno_floor_cpu_ms_p50", p50(cpu!.floor!), "ms");
     for (const [prefix, kind] of [["", "attach"], ["base_", "base"], ["bridge_", "bridge"]]) {
       if (!burst![kind]) continue;
       bench(`${prefix}add_burst30_ms_p50`, p50(burst![kind]!), "ms");

@@ -38,15 +38,26 @@ async function spawnPlugin(
   return ms;
 }
 
-/** The peak RSS (MiB) of one plugin run: GNU time's maximum resident set of the process tree. */
-async function peakRssMib(
+/** CPU time (ms, user + sys) and peak RSS (MiB) of one plugin run, its child processes included. */
+async function usageOf(
   binary: string,
   env: Record<string, string>,
   stdin: string,
-): Promise<number> {
-  const out = await run("/usr/bin/time", ["-f", "%M", binary], { env, stdin, clearEnv: true });
-  if (out.code !== 0) throw new Error(`${binary} failed: ${out.stdout} ${out.stderr}`);
-  return Number(out.stderr.trim().split("\n").at(-1)) / 1024;
+): Promise<{ cpuMs: number; rssMib: number }> {
+  const wrapper = new URL("./rusage.py", import.meta.url).pathname;
+  // Peak RSS from GNU time, whose child is forked from a small process (a child forked from
+  // Python keeps Python's RSS as its peak); CPU from the wrapper, with ~1 ms of time's own.
+  const out = await run("/usr/bin/python3", [wrapper, "/usr/bin/time", "-f", "peak %M", binary], {
+    env,
+    stdin,
+    clearEnv: true,
+  });
+  const cpuMs = /rusage cpu_ms=([\d.]+)/.exec(out.stderr)?.[1];
+  const peakKib = /^peak (\d+)$/m.exec(out.stderr)?.[1];
+  if (out.code !== 0 || !cpuMs || !peakKib) {
+    throw new Error(`${binary} failed: ${out.stdout} ${out.stderr}`);
+  }
+  return { cpuMs: Number(cpuMs), rssMib: Number(peakKib) / 1024 };
 }
 
 async function netns(...args: string[]): Promise<void> {
@@ -163,18 +174,23 @@ try {
     if (round >= 0) samples.skeleton_add!.push(skeleton);
   }
 
-  // Peak RSS of one ADD (untimed rounds).
-  const rss: Record<string, number[]> = {};
-  for (let round = 0; round < 5; round++) {
+  // CPU time and peak RSS of one ADD (rounds not timed for wall time).
+  const rss: Record<string, number[]> = {}, cpu: Record<string, number[]> = {};
+  for (let round = 0; round < 10; round++) {
     for (const { kind, binary, conf } of kinds) {
       const name = `${prefix}-p${pod++}`;
       await netns("add", name);
-      (rss[kind] ??= []).push(
-        await peakRssMib(binary, env("ADD", `${kind}-rss`, `/run/netns/${name}`, pod), conf),
+      const usage = await usageOf(
+        binary,
+        env("ADD", `${kind}-rss`, `/run/netns/${name}`, pod),
+        conf,
       );
+      (rss[kind] ??= []).push(usage.rssMib);
+      (cpu[kind] ??= []).push(usage.cpuMs);
       await spawnPlugin(binary, env("DEL", `${kind}-rss`, `/run/netns/${name}`, pod), conf);
       await netns("del", name);
     }
+    (cpu.floor ??= []).push((await usageOf(values.floor!, {}, "")).cpuMs);
   }
 
   // Bursts of 30 ADDs at once (kubelet after a node drain), each kind in turn.
@@ -188,7 +204,7 @@ try {
       (burstMem[k.kind] ??= []).push(memRiseMib);
     }
   }
-  console.log(JSON.stringify({ samples, rss, burst, burstWall, burstMem }));
+  console.log(JSON.stringify({ samples, rss, cpu, burst, burstWall, burstMem }));
 } finally {
   standin.child.kill();
   await standin.child.status;

@@ -26,6 +26,7 @@ export const TEST_PACKAGES = [
   "rustc", // the verify decoder (wasm32-unknown-unknown)
   "libstd-rust-dev-wasm32",
   "chromium", // headless: opens the verify --html page in tests/verify_html_test.ts
+  "time", // GNU time: `deno task bench` reads each plugin run's peak RSS from it
 ] as const;
 
 /** The packages of the list that dpkg does not report as installed. */

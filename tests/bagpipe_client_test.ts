@@ -580,6 +580,27 @@ Deno.test({
         }
       });
 
+      await t.step("a chunked answer in several writes is read whole", async () => {
+        const chunked = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, () => {
+          const parts = ["1234567890", "1234567890", "123"];
+          const body = new ReadableStream<Uint8Array>({
+            async pull(controller) {
+              const part = parts.shift();
+              if (part === undefined) return controller.close();
+              await new Promise((resolve) => setTimeout(resolve, 5));
+              controller.enqueue(new TextEncoder().encode(part));
+            },
+          });
+          return new Response(body, { headers: { "content-type": "application/json" } });
+        });
+        try {
+          const client = new BagpipeClient(`http://127.0.0.1:${chunked.addr.port}`);
+          assert.equal(await client.ping(), "12345678901234567890123");
+        } finally {
+          await chunked.shutdown();
+        }
+      });
+
       await t.step("a closed port is unreachable with the OS reason", async () => {
         const client = new BagpipeClient(`http://127.0.0.1:${_closedPort()}`);
         const error = await _failure(() => client.ping());

@@ -20,7 +20,14 @@ import {
   type WireBody,
 } from "./requests.ts";
 import { excerpt } from "./daemon_message.ts";
-import { callContext, callDaemon, type DaemonAnswer, type DaemonCall } from "./transport.ts";
+import {
+  callContext,
+  callDaemon,
+  type DaemonAnswer,
+  type DaemonCall,
+  fetchExchange,
+} from "./transport.ts";
+import { type Exchange, socketExchange } from "./http_exchange.ts";
 
 /** Default time budget of one call; attach measured 0.07-0.5 s on a loaded 2-core node. */
 export const DEFAULT_TIMEOUT_MS = 5000;
@@ -29,7 +36,10 @@ export const DEFAULT_TIMEOUT_MS = 5000;
 export interface BagpipeClientOptions {
   /** Time budget of each call (connect, headers and body), in milliseconds. */
   timeoutMs?: number;
-  /** Replacement for the global fetch (tests inject a fake daemon here). */
+  /**
+   * Sends requests through this fetch instead of a plain socket (tests inject an in-process fake
+   * daemon here). Without it, each call is one HTTP/1.1 exchange over `Deno.connect`.
+   */
   fetch?: typeof fetch;
 }
 
@@ -67,7 +77,7 @@ export interface EndpointQuery {
 export class BagpipeClient {
   readonly baseUrl: URL;
   readonly #timeoutMs: number;
-  readonly #fetch: typeof fetch;
+  readonly #exchange: Exchange;
 
   /** @throws {TypeError} when baseUrl is not an http(s) URL or timeoutMs is not positive. */
   constructor(baseUrl: string, opts: BagpipeClientOptions = {}) {
@@ -79,7 +89,7 @@ export class BagpipeClient {
     if (!url.pathname.endsWith("/")) url.pathname += "/";
     this.baseUrl = url;
     this.#timeoutMs = _checkTimeout(opts.timeoutMs ?? DEFAULT_TIMEOUT_MS);
-    this.#fetch = opts.fetch ?? globalThis.fetch;
+    this.#exchange = opts.fetch ? fetchExchange(opts.fetch) : socketExchange;
   }
 
   /**
@@ -210,7 +220,7 @@ export class BagpipeClient {
       const context = callContext(this.baseUrl, call);
       return Promise.reject(new BagpipeError("rejected", context, wire.problems.join("; ")));
     }
-    return callDaemon(this.#fetch, this.baseUrl, { ...call, body: wire?.body });
+    return callDaemon(this.#exchange, this.baseUrl, { ...call, body: wire?.body });
   }
 
   /** Like #send, but a looking-glass "No such looking glass object" 404 gives null. */

@@ -7,7 +7,7 @@
  * Kept out of BagpipeClient on purpose: the client is on the plugin's path, route listing is not.
  */
 import { BagpipeError } from "./errors.ts";
-import { callContext, callDaemon } from "./transport.ts";
+import { callContext, callDaemon, fetchExchange } from "./transport.ts";
 
 /** One EVPN route: type 2 (MAC/IP advertisement), type 3 (inclusive multicast) or other. */
 export interface EvpnRoute {
@@ -109,7 +109,7 @@ export async function fetchInstanceRoutes(
   };
   let json: unknown;
   try {
-    json = (await callDaemon(opts.fetch ?? globalThis.fetch, baseUrl, call)).json;
+    json = (await callDaemon(fetchExchange(opts.fetch ?? globalThis.fetch), baseUrl, call)).json;
   } catch (error) {
     // The instance went away between listing and reading (its last port detached).
     if (

@@ -1,5 +1,6 @@
 import { BagpipeError, type BagpipeErrorContext } from "./errors.ts";
 import { daemonMessage, excerpt } from "./daemon_message.ts";
+import { BodyTooLarge, type Exchange } from "./http_exchange.ts";
 
 /** Largest answer body read from the daemon; more is treated as a bad response. */
 export const MAX_BODY_BYTES = 4 * 1024 * 1024;
@@ -35,15 +36,33 @@ export function callContext(baseUrl: URL, call: DaemonCall): BagpipeErrorContext
 }
 
 /**
+ * {@link Exchange} through a `fetch` function: for tests that serve a fake daemon in-process.
+ * The plugin itself uses {@link socketExchange}.
+ */
+export function fetchExchange(fetchFn: typeof fetch): Exchange {
+  return async (request, onHead, maxBodyBytes) => {
+    const response = await fetchFn(request.url, {
+      method: request.method,
+      headers: request.headers,
+      body: request.body,
+      redirect: "manual",
+      signal: request.signal,
+    });
+    onHead({ status: response.status, contentType: response.headers.get("content-type") });
+    return await _readLimited(response, maxBodyBytes);
+  };
+}
+
+/**
  * Sends one request to the daemon and returns its 2xx JSON answer.
  *
  * The timeout covers connecting, the headers and the body. Every failure is turned into a
- * {@link BagpipeError}: no fetch or JSON exception escapes.
+ * {@link BagpipeError}: no socket, fetch or JSON exception escapes.
  *
  * @throws {BagpipeError} unreachable, timeout, rejected (4xx), server (5xx), bad-response.
  */
 export async function callDaemon(
-  fetchFn: typeof fetch,
+  exchange: Exchange,
   baseUrl: URL,
   call: DaemonCall,
 ): Promise<DaemonAnswer> {
@@ -55,22 +74,25 @@ export async function callDaemon(
   let contentType: string | null = null;
   let body: string;
   try {
-    const response = await fetchFn(url, {
-      method: call.method,
-      headers: {
-        "Accept": "application/json",
-        "Content-Type": "application/json",
+    body = await exchange(
+      {
+        method: call.method,
+        url,
+        headers: { "Accept": "application/json", "Content-Type": "application/json" },
+        body: call.body === undefined ? undefined : JSON.stringify(call.body),
+        signal,
       },
-      body: call.body === undefined ? undefined : JSON.stringify(call.body),
-      redirect: "manual",
-      signal,
-    });
-    status = response.status;
-    contentType = response.headers.get("content-type");
-    body = await _readLimited(response, MAX_BODY_BYTES);
+      (head) => {
+        status = head.status;
+        contentType = head.contentType;
+      },
+      MAX_BODY_BYTES,
+    );
   } catch (error) {
     throw _transportError(error, signal, context, call.timeoutMs, status);
   }
+  // Assigned by onHead before the exchange resolved.
+  status = status!;
 
   if (status >= 400 && status < 500) {
     throw new BagpipeError("rejected", context, daemonMessage(body, contentType), { status });
@@ -105,9 +127,6 @@ export async function callDaemon(
   }
 }
 
-/** Error raised when the body was readable but too large. */
-class _BodyTooLarge extends Error {}
-
 async function _readLimited(response: Response, maxBytes: number): Promise<string> {
   if (response.body === null) return "";
   const reader = response.body.getReader();
@@ -118,7 +137,7 @@ async function _readLimited(response: Response, maxBytes: number): Promise<strin
       const { done, value } = await reader.read();
       if (done) break;
       total += value.byteLength;
-      if (total > maxBytes) throw new _BodyTooLarge(`body exceeds ${maxBytes} bytes`);
+      if (total > maxBytes) throw new BodyTooLarge(`body exceeds ${maxBytes} bytes`);
       chunks.push(value);
     }
   } finally {
@@ -141,10 +160,10 @@ function _transportError(
   timeoutMs: number,
   status: number | undefined,
 ): BagpipeError {
-  if (error instanceof _BodyTooLarge) {
+  if (error instanceof BodyTooLarge) {
     return new BagpipeError("bad-response", context, error.message, { status, cause: error });
   }
-  // Only our own timeout signal is passed to fetch, so an aborted signal means a timeout.
+  // Only our own timeout signal is passed to the exchange, so an aborted signal means a timeout.
   if (signal.aborted) {
     const phase = status === undefined ? "no answer" : "answer body incomplete";
     return new BagpipeError("timeout", context, `${phase} after ${timeoutMs} ms`, {

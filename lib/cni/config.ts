@@ -246,7 +246,9 @@ export function validateNetConf(raw: Record<string, unknown>): NetConf {
     nonMasqueradeCidrs: raw_.nonMasqueradeCidrs ?? [],
     backend: raw_.backend ?? "bagpipe",
     bagpipeUrl: raw_.bagpipeUrl ?? "http://127.0.0.1:8082",
-    bagpipeTimeoutMs: raw_.bagpipeTimeoutMs ?? 10_000,
+    // The daemon serialises attaches per instance: in a burst of 30 ADDs the last waits 10-20 s
+    // (shared/docs "At node scale"); kubelet gives RunPodSandbox minutes, not seconds.
+    bagpipeTimeoutMs: raw_.bagpipeTimeoutMs ?? 60_000,
     vpnInstanceId: raw_.vpnInstanceId ?? instanceIdFor(raw_.name),
     advertiseSubnet: raw_.advertiseSubnet ?? false,
     stateDir: raw_.stateDir ?? "/var/lib/cni/bagpipe",

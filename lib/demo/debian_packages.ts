@@ -36,6 +36,7 @@ export const TEST_PACKAGES = [
   "python3-grpc-tools",
   "python3-protobuf",
   "frr", // zebra + bgpd + vtysh beside the fabric: verify --rib and bursty UPDATEs (tests/helpers/frr.ts), another vendor's VTEP (tests/frr_vtep_test.ts)
+  "time", // GNU time: `deno task bench` reads each plugin run's peak RSS from it
 ] as const;
 
 /** The packages of the list that dpkg does not report as installed. */

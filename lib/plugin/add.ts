@@ -128,9 +128,12 @@ export async function cmdAdd(ctx: CommandContext): Promise<Result> {
       () => Promise.resolve(removeAttachment(conf.stateDir, env.containerId, env.ifname)),
     );
 
+    // A detach that fails (the daemon timed out: it may still attach, or hold the endpoint) must
+    // not free the address for another pod: what is older stays for the runtime's DEL.
     rollback.push(
       `attachment of "${hostVeth}" to VPN instance "${conf.vpnInstanceId}"`,
       () => ctx.backend.detach(record),
+      { holdsOlder: true },
     );
     const identity = await ctx.backend.attach(record);
     if (identity !== undefined) {

@@ -7,10 +7,17 @@ import { brNetfilterLoaded, ensureBrNetfilter } from "../net/node_sysctls.ts";
 import { bridgeNameFor } from "../net/names.ts";
 import type { Vtep } from "../net/network_bridge.ts";
 import { linkExists } from "../net/veth.ts";
+import { listeningSocketInode } from "../net/listening_socket.ts";
 import { type AttachmentRecord, listAttachments, saveAttachment } from "../state/attachments.ts";
 import { listNetworks, loadNetwork, type NetworkSpec, saveNetwork } from "../state/networks.ts";
 import type { Backend, CommandContext } from "./context.ts";
-import { lastIdentity, rememberIdentity, withStateLock } from "./daemon_identity.ts";
+import {
+  lastIdentity,
+  lastListener,
+  rememberIdentity,
+  rememberListener,
+  withStateLock,
+} from "./daemon_identity.ts";
 import { KernelNodeNetwork, networkSpecOf, type NodeNetwork } from "./node_network.ts";
 
 /** The address the daemon knows the pod by: its IPv4 in CIDR form (the daemon is IPv4 only). */
@@ -29,8 +36,8 @@ function toCni(err: unknown): unknown {
 
 /**
  * The pod's endpoint on the BaGPipe BGP daemon of its node, on the network's bridge and VXLAN
- * device that the plugin owns (README, "Kubernetes network model"): the attach names the bridge (`linuxbr`) and forces
- * the VNI, so the daemon reuses our VXLAN device instead of making its own with `proxy`.
+ * device that the plugin owns (README, "Kubernetes network model"): the attach names the bridge
+ * (`linuxbr`) and forces the VNI, so the daemon reuses our VXLAN device instead of making its own with `proxy`.
  */
 export class BagpipeBackend implements Backend {
   #client: BagpipeClient;
@@ -39,6 +46,8 @@ export class BagpipeBackend implements Backend {
   #log: Logger;
   #network: NodeNetwork;
   #gatewayNetwork: boolean;
+  /** The inode of the daemon's listening socket; undefined when it cannot be known. */
+  #listener: () => string | undefined;
 
   /**
    * `fetch` replaces the global one (tests inject a fake daemon); `network` the node side (tests
@@ -60,11 +69,15 @@ export class BagpipeBackend implements Backend {
     this.#log = log;
     this.#network = network ?? new KernelNodeNetwork(stateDir, log);
     this.#gatewayNetwork = gatewayNetwork;
+    // An injected fetch (a fake in tests) is not the socket the kernel's table would show.
+    const { hostname, port, protocol } = new URL(url);
+    this.#listener = fetch
+      ? () => undefined
+      : () => listeningSocketInode(hostname, Number(port || (protocol === "https:" ? 443 : 80)));
   }
 
   async attach(record: AttachmentRecord): Promise<string> {
-    const identity = await this.#ping();
-    if (lastIdentity(this.#stateDir, this.#url) !== identity) await this.#resync(identity, record);
+    const identity = await this.#identitySinceLastPing(record);
     await this.#attachOne(record, identity);
     return identity;
   }
@@ -91,6 +104,26 @@ export class BagpipeBackend implements Backend {
     } catch (e) {
       throw toCni(e);
     }
+  }
+
+  /**
+   * The daemon's identity, resyncing when it changed. It is asked (GET /ping) only when the
+   * daemon's listening socket is not the one it had at the last ping: a restarted daemon listens
+   * on a new socket, so the same inode means the same process, and ADD is one exchange (the
+   * attach). A daemon that is not on this node's loopback (no inode) is pinged every time.
+   */
+  async #identitySinceLastPing(record: AttachmentRecord): Promise<string> {
+    // Read before the ping: a restart between the two then only makes the next ADD ping again.
+    const listener = this.#listener();
+    const last = lastIdentity(this.#stateDir, this.#url);
+    const seen = listener === undefined ? undefined : lastListener(this.#stateDir, this.#url);
+    if (last !== undefined && seen?.listener === listener && seen?.identity === last) return last;
+    const identity = await this.#ping();
+    if (last !== identity) await this.#resync(identity, record);
+    if (listener !== undefined) {
+      rememberListener(this.#stateDir, this.#url, { listener, identity });
+    }
+    return identity;
   }
 
   /**

@@ -47,3 +47,38 @@ export async function withStateLock<T>(
     file.close();
   }
 }
+
+/** The daemon's listening socket (its inode) when it answered a ping with `identity`. */
+export interface DaemonListener {
+  listener: string;
+  identity: string;
+}
+
+function listenerFile(stateDir: string): string {
+  return `${stateDir}/daemon-listeners.json`;
+}
+
+/** The listener recorded for a daemon URL at its last ping. */
+export function lastListener(stateDir: string, url: string): DaemonListener | undefined {
+  try {
+    return (JSON.parse(Deno.readTextFileSync(listenerFile(stateDir))) as Record<
+      string,
+      DaemonListener
+    >)[url];
+  } catch {
+    return undefined;
+  }
+}
+
+/** Records the listener seen for a daemon URL (atomically). */
+export function rememberListener(stateDir: string, url: string, seen: DaemonListener): void {
+  let all: Record<string, DaemonListener> = {};
+  try {
+    all = JSON.parse(Deno.readTextFileSync(listenerFile(stateDir)));
+  } catch {
+    // first listener recorded
+  }
+  all[url] = seen;
+  Deno.mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+  atomicWrite(listenerFile(stateDir), JSON.stringify(all) + "\n", 0o600);
+}

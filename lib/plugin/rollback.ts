@@ -4,12 +4,16 @@
  * the operator sees the error that caused the rollback.
  */
 export class Rollback {
-  #undos: { what: string; undo: () => Promise<void> }[] = [];
+  #undos: { what: string; undo: () => Promise<void>; holdsOlder: boolean }[] = [];
   #committed = false;
 
-  /** Registers how to release what was just acquired. */
-  push(what: string, undo: () => Promise<void>): void {
-    this.#undos.push({ what, undo });
+  /**
+   * Registers how to release what was just acquired. With `holdsOlder`, a failure of this undo
+   * keeps everything acquired before it: what it failed to release may still be in use (an
+   * endpoint the daemon may still advertise needs its address, veth and record, for DEL).
+   */
+  push(what: string, undo: () => Promise<void>, opts: { holdsOlder?: boolean } = {}): void {
+    this.#undos.push({ what, undo, holdsOlder: opts.holdsOlder ?? false });
   }
 
   /** Marks the commit point: from here on, nothing is undone. */
@@ -21,11 +25,17 @@ export class Rollback {
   async unwind(): Promise<string[]> {
     if (this.#committed) return [];
     const failures: string[] = [];
-    for (const { what, undo } of this.#undos.reverse()) {
+    const newestFirst = this.#undos.reverse();
+    for (const [i, { what, undo, holdsOlder }] of newestFirst.entries()) {
       try {
         await undo();
       } catch (e) {
         failures.push(`failed to undo ${what}: ${(e as Error).message}`);
+        if (holdsOlder && i + 1 < newestFirst.length) {
+          const kept = newestFirst.slice(i + 1).map((u) => u.what).join(", ");
+          failures.push(`kept for DEL to release: ${kept}`);
+          break;
+        }
       }
     }
     this.#undos = [];

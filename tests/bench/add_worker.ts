@@ -1,7 +1,9 @@
 /**
  * Runs INSIDE the bench's node netns (started with `ip netns exec`), so every plugin is spawned
- * the same way, without an `ip netns exec` per call: times our ADD/DEL and the reference bridge
- * plugin's side by side, interleaved, and prints the samples as JSON.
+ * the same way, without an `ip netns exec` per call: times our ADD/DEL (with `backend: "none"`,
+ * and with its daemon call against a stand-in daemon that answers at once), the reference bridge
+ * plugin, the skeleton and the empty script side by side, interleaved; then peak RSS per ADD and
+ * bursts of 30 concurrent ADDs. Prints the samples as JSON.
  */
 import { parseArgs } from "node:util";
 import { run } from "../../lib/net/run.ts";
@@ -10,11 +12,13 @@ const { values } = parseArgs({
   args: Deno.args,
   options: {
     plugin: { type: "string" },
+    baseline: { type: "string" },
     floor: { type: "string" },
     skeleton: { type: "string" },
     dir: { type: "string" },
     prefix: { type: "string" },
     rounds: { type: "string", default: "30" },
+    bursts: { type: "string", default: "3" },
   },
 });
 const dir = values.dir!, prefix = values.prefix!, rounds = Number(values.rounds);
@@ -34,6 +38,28 @@ async function spawnPlugin(
   return ms;
 }
 
+/** CPU time (ms, user + sys) and peak RSS (MiB) of one plugin run, its child processes included. */
+async function usageOf(
+  binary: string,
+  env: Record<string, string>,
+  stdin: string,
+): Promise<{ cpuMs: number; rssMib: number }> {
+  const wrapper = new URL("./rusage.py", import.meta.url).pathname;
+  // Peak RSS from GNU time, whose child is forked from a small process (a child forked from
+  // Python keeps Python's RSS as its peak); CPU from the wrapper, with ~1 ms of time's own.
+  const out = await run("/usr/bin/python3", [wrapper, "/usr/bin/time", "-f", "peak %M", binary], {
+    env,
+    stdin,
+    clearEnv: true,
+  });
+  const cpuMs = /rusage cpu_ms=([\d.]+)/.exec(out.stderr)?.[1];
+  const peakKib = /^peak (\d+)$/m.exec(out.stderr)?.[1];
+  if (out.code !== 0 || !cpuMs || !peakKib) {
+    throw new Error(`${binary} failed: ${out.stdout} ${out.stderr}`);
+  }
+  return { cpuMs: Number(cpuMs), rssMib: Number(peakKib) / 1024 };
+}
+
 async function netns(...args: string[]): Promise<void> {
   const out = await new Deno.Command("ip", { args: ["netns", ...args], stderr: "piped" }).output();
   if (out.code !== 0) {
@@ -41,24 +67,49 @@ async function netns(...args: string[]): Promise<void> {
   }
 }
 
-const ours = JSON.stringify({
-  cniVersion: "1.0.0",
-  name: "benchours",
-  type: "bagpipe",
-  importrt: "64512:90",
-  exportrt: "64512:90",
-  backend: "none",
-  stateDir: `${dir}/state`,
-  logFile: `${dir}/plugin.log`,
-  ipam: {
-    type: "host-local",
-    subnet: "10.27.0.0/16",
-    rangeStart: "10.27.2.1",
-    gateway: "10.27.0.1",
-    dataDir: `${dir}/ipam`,
-  },
-});
-const bridge = JSON.stringify({
+/** The stand-in daemon (tests/fakes/bagpipe_standin.py) on this netns's loopback; its URL. */
+async function startStandin(): Promise<{ url: string; child: Deno.ChildProcess }> {
+  const child = new Deno.Command("/usr/bin/python3", {
+    args: [new URL("../fakes/bagpipe_standin.py", import.meta.url).pathname, "0"],
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let text = "";
+  while (!text.includes("\n")) {
+    const { done, value } = await reader.read();
+    if (done) throw new Error("stand-in daemon exited before listening");
+    text += value;
+  }
+  reader.releaseLock();
+  const port = /^ready (\d+)/.exec(text)?.[1];
+  if (!port) throw new Error(`stand-in daemon said ${JSON.stringify(text)}`);
+  return { url: `http://127.0.0.1:${port}`, child };
+}
+
+const standin = await startStandin();
+const oursConf = (name: string, backend: "none" | "bagpipe", third: number) =>
+  JSON.stringify({
+    cniVersion: "1.0.0",
+    name,
+    type: "bagpipe",
+    importrt: "64512:90",
+    exportrt: "64512:90",
+    backend,
+    vni: third,
+    bagpipeUrl: standin.url,
+    vpnInstanceId: name.slice(0, 8),
+    stateDir: `${dir}/state-${name}`,
+    logFile: `${dir}/${name}.log`,
+    ipam: {
+      type: "host-local",
+      subnet: `10.${third}.0.0/16`,
+      rangeStart: `10.${third}.2.1`,
+      gateway: `10.${third}.0.1`,
+      dataDir: `${dir}/ipam`,
+    },
+  });
+const bridgeConf = JSON.stringify({
   cniVersion: "1.0.0",
   name: "benchbridge",
   type: "bridge",
@@ -75,19 +126,22 @@ const bridge = JSON.stringify({
 });
 const binDir = values.plugin!.slice(0, values.plugin!.lastIndexOf("/"));
 const cniPath = `${binDir}:/usr/lib/cni`;
+/** Each kind of ADD/DEL measured: ours without and with the daemon call, main's, the Go bridge. */
 const kinds = [
-  { kind: "ours", binary: values.plugin!, conf: ours },
-  { kind: "bridge", binary: "/usr/lib/cni/bridge", conf: bridge },
-] as const;
+  { kind: "none", binary: values.plugin!, conf: oursConf("benchnone", "none", 27) },
+  { kind: "attach", binary: values.plugin!, conf: oursConf("benchattach", "bagpipe", 29) },
+  ...(values.baseline
+    ? [{ kind: "base", binary: values.baseline, conf: oursConf("benchbase", "bagpipe", 30) }]
+    : []),
+  { kind: "bridge", binary: "/usr/lib/cni/bridge", conf: bridgeConf },
+];
+type Kind = (typeof kinds)[number];
 
-const samples: Record<string, number[]> = {
-  ours_add: [],
-  ours_del: [],
-  bridge_add: [],
-  bridge_del: [],
-  floor: [],
-  skeleton_add: [],
-};
+const samples: Record<string, number[]> = { floor: [], skeleton_add: [] };
+for (const { kind } of kinds) {
+  samples[`${kind}_add`] = [];
+  samples[`${kind}_del`] = [];
+}
 let pod = 0;
 const env = (command: string, kind: string, netnsPath: string, id: number) => ({
   CNI_COMMAND: command,
@@ -98,24 +152,101 @@ const env = (command: string, kind: string, netnsPath: string, id: number) => ({
   PATH: "/usr/sbin:/usr/bin:/sbin:/bin",
 });
 
-// One warm-up round each (first runs fill caches: deno's code cache, the bridge device).
-for (let round = -1; round < rounds; round++) {
-  for (const { kind, binary, conf } of round % 2 ? kinds : [...kinds].reverse()) {
-    const name = `${prefix}-p${pod++}`;
-    await netns("add", name);
-    const add = await spawnPlugin(binary, env("ADD", kind, `/run/netns/${name}`, pod), conf);
-    const del = await spawnPlugin(binary, env("DEL", kind, `/run/netns/${name}`, pod), conf);
-    await netns("del", name);
-    if (round >= 0) {
-      samples[`${kind}_add`]!.push(add);
-      samples[`${kind}_del`]!.push(del);
+// One warm-up round each (first runs fill caches: deno's code cache, the bridges).
+try {
+  for (let round = -1; round < rounds; round++) {
+    // A different order each round, so no kind always follows the same one.
+    const order = kinds.map((_, i) => kinds[(i + round + 1) % kinds.length]!);
+    for (const { kind, binary, conf } of order) {
+      const name = `${prefix}-p${pod++}`;
+      await netns("add", name);
+      const add = await spawnPlugin(binary, env("ADD", kind, `/run/netns/${name}`, pod), conf);
+      const del = await spawnPlugin(binary, env("DEL", kind, `/run/netns/${name}`, pod), conf);
+      await netns("del", name);
+      if (round >= 0) {
+        samples[`${kind}_add`]!.push(add);
+        samples[`${kind}_del`]!.push(del);
+      }
+    }
+    const floorStart = performance.now();
+    await new Deno.Command(values.floor!, { stdout: "null", stderr: "null" }).output();
+    if (round >= 0) samples.floor!.push(performance.now() - floorStart);
+    const skeleton = await skeletonAdd(pod++);
+    if (round >= 0) samples.skeleton_add!.push(skeleton);
+  }
+
+  // CPU time and peak RSS of one ADD (rounds not timed for wall time).
+  const rss: Record<string, number[]> = {}, cpu: Record<string, number[]> = {};
+  for (let round = 0; round < 10; round++) {
+    for (const { kind, binary, conf } of kinds) {
+      const name = `${prefix}-p${pod++}`;
+      await netns("add", name);
+      const usage = await usageOf(
+        binary,
+        env("ADD", `${kind}-rss`, `/run/netns/${name}`, pod),
+        conf,
+      );
+      (rss[kind] ??= []).push(usage.rssMib);
+      (cpu[kind] ??= []).push(usage.cpuMs);
+      await spawnPlugin(binary, env("DEL", `${kind}-rss`, `/run/netns/${name}`, pod), conf);
+      await netns("del", name);
+    }
+    (cpu.floor ??= []).push((await usageOf(values.floor!, {}, "")).cpuMs);
+  }
+
+  // Bursts of 30 ADDs at once (kubelet after a node drain), each kind in turn.
+  const burst: Record<string, number[]> = {}, burstWall: Record<string, number[]> = {};
+  const burstMem: Record<string, number[]> = {};
+  for (let round = 0; round < Number(values.bursts); round++) {
+    for (const k of kinds.filter((k) => k.kind !== "none")) {
+      const { latencies, wallMs, memRiseMib } = await runBurst(k, 30);
+      (burst[k.kind] ??= []).push(...latencies);
+      (burstWall[k.kind] ??= []).push(wallMs);
+      (burstMem[k.kind] ??= []).push(memRiseMib);
     }
   }
-  const floorStart = performance.now();
-  await new Deno.Command(values.floor!, { stdout: "null", stderr: "null" }).output();
-  if (round >= 0) samples.floor!.push(performance.now() - floorStart);
-  const skeleton = await skeletonAdd(pod++);
-  if (round >= 0) samples.skeleton_add!.push(skeleton);
+  console.log(JSON.stringify({ samples, rss, cpu, burst, burstWall, burstMem }));
+} finally {
+  standin.child.kill();
+  await standin.child.status;
+}
+
+/** Memory in use on the machine (MemTotal − MemAvailable), in MiB. */
+function usedMib(): number {
+  const info = Deno.readTextFileSync("/proc/meminfo");
+  const field = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+)`, "m").exec(info)![1]);
+  return (field("MemTotal") - field("MemAvailable")) / 1024;
+}
+
+/** `size` ADDs at once: each one's latency, the burst's wall time, the rise of memory in use. */
+async function runBurst(
+  { kind, binary, conf }: Kind,
+  size: number,
+): Promise<{ latencies: number[]; wallMs: number; memRiseMib: number }> {
+  const names = Array.from({ length: size }, () => `${prefix}-p${pod++}`);
+  for (const n of names) await netns("add", n);
+  const before = usedMib();
+  let peak = before;
+  const sampler = setInterval(() => peak = Math.max(peak, usedMib()), 10);
+  const started = performance.now();
+  try {
+    const latencies = await Promise.all(
+      names.map((n, i) =>
+        spawnPlugin(binary, env("ADD", `${kind}-burst`, `/run/netns/${n}`, pod + i), conf)
+      ),
+    );
+    const wallMs = performance.now() - started;
+    return { latencies, wallMs, memRiseMib: peak - before };
+  } finally {
+    clearInterval(sampler);
+    await Promise.all(
+      names.map((n, i) =>
+        spawnPlugin(binary, env("DEL", `${kind}-burst`, `/run/netns/${n}`, pod + i), conf)
+      ),
+    );
+    for (const n of names) await netns("del", n);
+    pod += size;
+  }
 }
 
 /** Times add_skeleton.js for one pod, then undoes what it did (untimed). */
@@ -153,23 +284,3 @@ async function skeletonAdd(id: number): Promise<number> {
   await netns("del", name);
   return ms;
 }
-
-// 16 pods at once, each kind in turn, three times.
-const parallel: Record<string, number[]> = { ours: [], bridge: [] };
-for (let round = 0; round < 3; round++) {
-  for (const { kind, binary, conf } of kinds) {
-    const names = Array.from({ length: 16 }, () => `${prefix}-p${pod++}`);
-    for (const n of names) await netns("add", n);
-    const started = performance.now();
-    await Promise.all(
-      names.map((n, i) => spawnPlugin(binary, env("ADD", kind, `/run/netns/${n}`, pod + i), conf)),
-    );
-    parallel[kind]!.push(performance.now() - started);
-    await Promise.all(
-      names.map((n, i) => spawnPlugin(binary, env("DEL", kind, `/run/netns/${n}`, pod + i), conf)),
-    );
-    for (const n of names) await netns("del", n);
-    pod += 16;
-  }
-}
-console.log(JSON.stringify({ samples, parallel }));

@@ -1,0 +1,161 @@
+/**
+ * How many requests the installed plugin sends its daemon, over a real socket in a node netns:
+ * ADD is one exchange (the attach) while the daemon's listening socket is the one it had at the
+ * last ping; DEL is one (the detach); a restarted daemon (new socket, new identity) is pinged and
+ * the recorded pods are re-attached. The daemon is tests/fakes/bagpipe_standin.py (bagpipe-bgp's
+ * server stack, plugging ports into `evpn---<id>` as the real driver does).
+ */
+import assert from "node:assert/strict";
+import { TestNode } from "./helpers/plugin.ts";
+
+const STANDIN = new URL("./fakes/bagpipe_standin.py", import.meta.url).pathname;
+const PORT = 18082;
+
+interface Logged {
+  method: string;
+  path: string;
+  body: { local_port?: { linuxif?: string } } | null;
+}
+
+/** Starts the stand-in in the node netns; resolves once it listens. */
+async function startStandin(
+  node: TestNode,
+  log: string,
+  env: Record<string, string> = {},
+): Promise<Deno.ChildProcess> {
+  const child = new Deno.Command("ip", {
+    args: ["netns", "exec", node.netns, "/usr/bin/python3", STANDIN, String(PORT), log],
+    env,
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let text = "";
+  while (!text.includes("\n")) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    text += value;
+  }
+  reader.releaseLock();
+  assert.match(text, /^ready /, "the stand-in daemon listens");
+  return child;
+}
+
+async function stop(child: Deno.ChildProcess): Promise<void> {
+  try {
+    child.kill();
+  } catch {
+    // already gone
+  }
+  await child.status;
+  await child.stdout.cancel().catch(() => {});
+}
+
+Deno.test("ADD is one exchange with the daemon until it restarts; DEL is one", async () => {
+  const node = await TestNode.create("reqs");
+  const log = `${node.dir}/requests.jsonl`;
+  let daemon = await startStandin(node, log);
+  // Requests the daemon received since the last call.
+  let seen = 0;
+  const received = (): Logged[] => {
+    const lines = Deno.readTextFileSync(log).trim().split("\n").filter(Boolean);
+    const fresh = lines.slice(seen).map((l) => JSON.parse(l) as Logged);
+    seen = lines.length;
+    return fresh;
+  };
+  const calls = (logged: Logged[]) => logged.map((r) => `${r.method} ${r.path}`);
+  try {
+    const conf = node.config({
+      backend: "bagpipe",
+      vni: 90,
+      bagpipeUrl: `http://127.0.0.1:${PORT}`,
+    });
+    const add = async (id: string) => {
+      const netns = await node.addPod();
+      const out = await node.exec("ADD", conf, { containerId: id, netns, ifname: "eth0" });
+      assert.equal(out.code, 0, out.stdout + out.stderr);
+      return { containerId: id, netns };
+    };
+
+    const first = await add("c1");
+    // The network's first pod on the node: its VXLAN device needs the daemon's VTEP, and the
+    // node's gateway is attached once.
+    assert.deepEqual(calls(received()), [
+      "GET /ping",
+      "GET /looking-glass/vpns/dataplane/drivers/evpn",
+      "POST /attach_localport",
+      "POST /attach_localport",
+    ], "first contact");
+
+    const second = await add("c2");
+    assert.deepEqual(calls(received()), ["POST /attach_localport"], "same daemon: no ping");
+
+    const del = await node.exec("DEL", conf, { ...second, ifname: "eth0" });
+    assert.equal(del.code, 0, del.stdout + del.stderr);
+    assert.deepEqual(calls(received()), ["POST /detach_localport"]);
+
+    // A restart: new process, new socket, new identity, no attachment kept.
+    await stop(daemon);
+    daemon = await startStandin(node, log);
+    await add("c3");
+    const afterRestart = received();
+    // Resync re-attaches the node's gateway, then the first pod, before the new pod.
+    assert.deepEqual(calls(afterRestart), [
+      "GET /ping",
+      "POST /attach_localport",
+      "POST /attach_localport",
+      "POST /attach_localport",
+    ]);
+    const hostVeth = (await node.links()).filter((l) => l.startsWith("bc"));
+    assert.equal(hostVeth.length, 2, `two pods left: ${hostVeth}`);
+    assert.ok(
+      hostVeth.includes(afterRestart[2]!.body?.local_port?.linuxif ?? ""),
+      "the first pod was re-attached (resync) before the new one",
+    );
+    assert.notEqual(first.containerId, "c3");
+
+    await add("c4");
+    assert.deepEqual(calls(received()), ["POST /attach_localport"], "restart noticed once");
+  } finally {
+    await stop(daemon);
+    await node.destroy();
+  }
+});
+
+Deno.test("an attach and its rollback detach that time out keep veth, record and lease for DEL", async () => {
+  const node = await TestNode.create("slowd");
+  const log = `${node.dir}/requests.jsonl`;
+  // Attach and detach answer after 1.5 s: longer than the plugin's budget of 300 ms.
+  let daemon = await startStandin(node, log, { STANDIN_DELAY_MS: "1500" });
+  try {
+    const conf = node.config({
+      backend: "bagpipe",
+      vni: 90,
+      bagpipeUrl: `http://127.0.0.1:${PORT}`,
+      bagpipeTimeoutMs: 300,
+    });
+    const pod = { containerId: "slow1", netns: await node.addPod(), ifname: "eth0" };
+    const add = await node.exec("ADD", conf, pod);
+    assert.equal(add.code, 1, add.stdout);
+    assert.equal(add.json?.code, 11, "try again later");
+    assert.match(
+      String(add.json?.details),
+      /kept for DEL to release: attachment record, veth "bc\S+" of eth0, IPAM lease/,
+    );
+    assert.equal(node.leases().length, 1, "the address is not handed out while maybe advertised");
+    assert.equal(node.records().length, 1);
+    assert.equal((await node.links()).filter((l) => l.startsWith("bc")).length, 1);
+
+    // The runtime's DEL, once the daemon answers in time, releases all of it.
+    await stop(daemon);
+    daemon = await startStandin(node, log);
+    const del = await node.exec("DEL", conf, pod);
+    assert.equal(del.code, 0, del.stdout);
+    assert.deepEqual(node.leases(), []);
+    assert.deepEqual(node.records(), []);
+    assert.deepEqual((await node.links()).filter((l) => l.startsWith("bc")), []);
+  } finally {
+    await stop(daemon);
+    await node.destroy();
+  }
+});

@@ -138,14 +138,15 @@ Deno.test("node agent on a real fabric: metrics scraped by Prometheus, health, p
         );
         await expectQuery(`bagpipe_cni_request_errors_total{command="ADD",code="${code}"}`, 1);
         await expectQuery(`bagpipe_cni_attachments{network="${net.name}"}`, 3);
-        // Node 2's pod (type 2) and its VTEP (type 3) received; our 3 pods and type 3 advertised.
+        // Received: node 2's pod and node 2's gateway (type 2) and its VTEP (type 3). Advertised:
+        // our 3 pods and our gateway (type 2) and type 3.
         await expectQuery(
           `bagpipe_cni_evpn_routes{vpn_instance="${net.instance}",direction="received"}`,
-          2,
+          3,
         );
         await expectQuery(
           `bagpipe_cni_evpn_routes{vpn_instance="${net.instance}",direction="advertised"}`,
-          4,
+          5,
         );
         await expectQuery("sum(bagpipe_cni_node_drift_findings)", 0);
         await expectQuery('bagpipe_cni_bgp_peers{state="Established"}', 1);

@@ -133,7 +133,8 @@ Deno.test("verify --node on a real fabric: clean, then each injected drift gives
         const instance = r1.instances.find((i) => i.id === net.instance);
         assert.ok(instance?.vxlan && instance.bridge, JSON.stringify(r1.instances));
         vxlan = instance.vxlan;
-        assert.equal(instance.ports, 1);
+        // The pod and the node's gateway (the bridge itself is its port).
+        assert.equal(instance.ports, 2);
         // Two remote pods and one flood entry, all on node 2's VTEP.
         assert.equal(instance.fdbEntries, 3);
         assert.equal(r1.records, 1);

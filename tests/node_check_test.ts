@@ -135,8 +135,8 @@ Deno.test("verify --node on a real fabric: clean, then each injected drift gives
         vxlan = instance.vxlan;
         // The pod and the node's gateway (the bridge itself is its port).
         assert.equal(instance.ports, 2);
-        // Two remote pods and one flood entry, all on node 2's VTEP.
-        assert.equal(instance.fdbEntries, 3);
+        // Two remote pods, node 2's gateway and one flood entry, all on node 2's VTEP.
+        assert.equal(instance.fdbEntries, 4);
         assert.equal(r1.records, 1);
         const text = await f.exec(n1.name, [
           cluster.plugin(n1),

@@ -7,7 +7,7 @@
 import type { FabricNode } from "../../lib/fabric/fabric.ts";
 import { run } from "../../lib/net/run.ts";
 import { NodeMountNs, removeCgroups } from "./node_mount_ns.ts";
-import { leasesIn } from "./plugin.ts";
+import { RuntimeNode } from "./runtime_node.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const CRI_CLIENT = `${ROOT}tests/helpers/cri/cri_client.py`;
@@ -80,19 +80,21 @@ export interface Sandbox {
 }
 
 /** containerd on one node. Always `teardown()`. */
-export class ContainerdNode {
+export class ContainerdNode extends RuntimeNode {
   #count = 0;
   readonly sandboxes: Sandbox[] = [];
   private constructor(
-    readonly node: FabricNode,
-    readonly dir: string,
-    readonly ns: NodeMountNs,
+    node: FabricNode,
+    dir: string,
+    ns: NodeMountNs,
     /** Every pod's cgroup parent, so teardown finds what runc made. */
     readonly cgroupParent: string,
     readonly socket: string,
     readonly genDir: string,
     private pid: number,
-  ) {}
+  ) {
+    super(node, dir, ns);
+  }
 
   /**
    * Installs the plugin and config/10-bagpipe.conflist (range `podCidr`) into the node's CNI
@@ -226,45 +228,6 @@ export class ContainerdNode {
   async listSandboxes(): Promise<string[]> {
     const answer = await this.cri<{ items?: { id: string }[] }>("ListPodSandbox");
     return (answer.items ?? []).map((i) => i.id);
-  }
-
-  /** host-local's leases (the conflist's default dataDir, /var/lib/cni/networks, of this node). */
-  leases(): string[] {
-    return leasesIn(`${this.dir}/var-lib/cni/networks`);
-  }
-
-  /** The plugin's attachment records (the conflist's default stateDir). */
-  records(): Record<string, unknown>[] {
-    const dir = `${this.dir}/var-lib/cni/bagpipe`;
-    try {
-      return [...Deno.readDirSync(dir)]
-        .filter((e) => e.name.endsWith(".json") && e.name.includes("@"))
-        .map((e) => JSON.parse(Deno.readTextFileSync(`${dir}/${e.name}`)));
-    } catch {
-      return [];
-    }
-  }
-
-  /** The plugin's log lines (the conflist's default logFile), parsed. */
-  logLines(): Record<string, unknown>[] {
-    try {
-      return Deno.readTextFileSync(`${this.dir}/var-log/bagpipe-cni.log`).split("\n")
-        .filter((l) => l.trim()).map((l) => JSON.parse(l));
-    } catch {
-      return [];
-    }
-  }
-
-  /** Our host veths in the node netns. */
-  async hostVeths(): Promise<string[]> {
-    const out = await run("ip", ["-n", this.node.name, "-o", "link", "show"]);
-    return [...out.stdout.matchAll(/^\d+: (bc[0-9a-f]+)@/gm)].map((m) => m[1]!);
-  }
-
-  /** Network namespaces the CRI pinned in the node's /run/netns. */
-  async netnsPins(): Promise<string[]> {
-    const out = await this.ns.run(["ls", "/run/netns"]);
-    return out.stdout.split("\n").filter((l) => l.trim());
   }
 
   /** The last lines of containerd's own log. */

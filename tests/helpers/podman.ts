@@ -16,7 +16,7 @@ import type { FabricNode } from "../../lib/fabric/fabric.ts";
 import type { RunResult } from "../../lib/net/run.ts";
 import { run } from "../../lib/net/run.ts";
 import { NodeMountNs, removeCgroups } from "./node_mount_ns.ts";
-import { leasesIn } from "./plugin.ts";
+import { RuntimeNode } from "./runtime_node.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 
@@ -44,15 +44,17 @@ export async function busyboxRootfs(dir: string): Promise<{ rootfs: string; tar:
 }
 
 /** podman on one node. Always `teardown()`. */
-export class PodmanNode {
+export class PodmanNode extends RuntimeNode {
   readonly image = "localhost/bcni-busybox:1";
   private constructor(
-    readonly node: FabricNode,
-    readonly dir: string,
-    readonly ns: NodeMountNs,
+    node: FabricNode,
+    dir: string,
+    ns: NodeMountNs,
     /** The cgroup every container goes under (podman's default, libpod_parent, is shared). */
     readonly cgroupParent: string,
-  ) {}
+  ) {
+    super(node, dir, ns);
+  }
 
   /**
    * Installs the plugin and config/10-bagpipe.conflist (range `podCidr`) into the node's CNI
@@ -137,45 +139,6 @@ export class PodmanNode {
     const since = performance.now();
     while (performance.now() - since < timeoutMs) if (await this.ping(name, to)) return true;
     return false;
-  }
-
-  /** host-local's leases (the conflist's default dataDir, /var/lib/cni/networks, of this node). */
-  leases(): string[] {
-    return leasesIn(`${this.dir}/var-lib/cni/networks`);
-  }
-
-  /** The plugin's attachment records (the conflist's default stateDir). */
-  records(): Record<string, unknown>[] {
-    const dir = `${this.dir}/var-lib/cni/bagpipe`;
-    try {
-      return [...Deno.readDirSync(dir)]
-        .filter((e) => e.name.endsWith(".json") && e.name.includes("@"))
-        .map((e) => JSON.parse(Deno.readTextFileSync(`${dir}/${e.name}`)));
-    } catch {
-      return [];
-    }
-  }
-
-  /** The plugin's log lines (the conflist's default logFile), parsed. */
-  logLines(): Record<string, unknown>[] {
-    try {
-      return Deno.readTextFileSync(`${this.dir}/var-log/bagpipe-cni.log`).split("\n")
-        .filter((l) => l.trim()).map((l) => JSON.parse(l));
-    } catch {
-      return [];
-    }
-  }
-
-  /** Our host veths in the node netns. */
-  async hostVeths(): Promise<string[]> {
-    const out = await run("ip", ["-n", this.node.name, "-o", "link", "show"]);
-    return [...out.stdout.matchAll(/^\d+: (bc[0-9a-f]+)@/gm)].map((m) => m[1]!);
-  }
-
-  /** Network namespaces podman pinned in the node's /run/netns. */
-  async netnsPins(): Promise<string[]> {
-    const out = await this.ns.run(["ls", "/run/netns"]);
-    return out.stdout.split("\n").filter((l) => l.trim());
   }
 
   /**

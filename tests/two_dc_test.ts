@@ -1,13 +1,21 @@
 /**
  * Two datacenters on the real daemons: DC1 and DC2 each with their own underlay segment, GoBGP
  * route reflector and two bagpipe-bgp nodes; the reflectors peer over iBGP (one AS, a cluster id
- * each) across a router netns. One fabric for every step. Connectivity is asserted with bounded
- * retries; convergence and outage figures are printed, never asserted.
+ * each) across a router netns. One fabric for every step. Step 5 is issue #16's cross-DC Service:
+ * kube-proxy's rules on a DC1 node for a ClusterIP whose only endpoint is a DC2 pod. Connectivity
+ * is asserted with bounded retries; convergence and outage figures are printed, never asserted.
  */
 import assert from "node:assert/strict";
 import { type Fabric, startFabric } from "../lib/fabric/fabric.ts";
-import { listNetns } from "../lib/fabric/netns.ts";
 import type { Capture } from "../lib/fabric/capture.ts";
+import { type FlowCheck, formatOutcomes, runFlowChecks } from "../lib/fabric/flow_checks.ts";
+import {
+  applyKubeProxyRules,
+  kubeProxyRules,
+  type ServiceSpec,
+} from "../lib/fabric/kube_proxy_rules.ts";
+import { execInNetns, listNetns } from "../lib/fabric/netns.ts";
+import { startProbeServer } from "../lib/fabric/probe.ts";
 import { Cluster, type Network, type Pod } from "./helpers/cluster.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
@@ -37,6 +45,11 @@ const dc2other: Network = {
   prefix: "10.41",
 };
 
+/** The cross-DC Service's ClusterIP and its backend's ports (step 5). */
+const SVC_IP = "10.96.0.21";
+const WEB = 8080;
+const DNS = 5353;
+
 function figure(name: string, ms: number | undefined, what: string): void {
   console.log(`TWO-DC ${name} ${ms === undefined ? "timeout" : `${ms} ms`} (${what})`);
 }
@@ -54,7 +67,7 @@ async function until(
   return undefined;
 }
 
-Deno.test("two datacenters: pods across DCs, RT isolation, RTC, reflector outage", async (t) => {
+Deno.test("two datacenters: pods across DCs, RT isolation, RTC, reflector outage, cross-DC Service", async (t) => {
   let fabric: Fabric | undefined;
   let capture: Capture | undefined;
   let pcap = "";
@@ -286,7 +299,84 @@ Deno.test("two datacenters: pods across DCs, RT isolation, RTC, reflector outage
       },
     );
 
-    await t.step("5. deleting every pod leaves no lease", async () => {
+    await t.step(
+      "5. a ClusterIP Service whose only backend is in DC2 answers DC1's pod and node",
+      async () => {
+        const { a1, b1 } = pods as Record<string, Pod>;
+        const podNs = (p: Pod) => p.netns.split("/").at(-1)!;
+        const server = await startProbeServer({
+          netns: podNs(b1!),
+          name: "dc2-web",
+          tcp: [WEB],
+          udp: [DNS],
+          logFile: `${f.workDir}/probe-dc2-web.log`,
+        });
+        try {
+          // kube-proxy on n1, as it writes the Service with its one endpoint on n3 (DC2).
+          const clusterCidr = String(
+            (cluster.config(n1, span).ipam as Record<string, unknown>).subnet,
+          );
+          const service: ServiceSpec = {
+            name: "svc-dc2",
+            clusterIP: SVC_IP,
+            ports: [
+              { name: "http", port: 80, targetPort: WEB, protocol: "tcp" },
+              { name: "dns", port: 53, targetPort: DNS, protocol: "udp" },
+            ],
+            endpoints: [{ ip: b1!.ip, node: n3.name }],
+          };
+          const rules = await kubeProxyRules([service], { node: n1.name, clusterCidr });
+          await applyKubeProxyRules((argv, stdin) => execInNetns(n1.name, argv, { stdin }), rules);
+          const gateway = cluster.gatewayOf(n1, span);
+          const isA1 = { expect: `a1's own ${a1!.ip}`, test: (s: string) => s === a1!.ip };
+          const isGateway = {
+            expect: `n1's gateway ${gateway} (masqueraded)`,
+            test: (s: string) => s === gateway,
+          };
+          const check = (
+            group: string,
+            from: string,
+            protocol: "tcp" | "udp",
+            port: number,
+            source: FlowCheck["source"],
+          ): FlowCheck => ({
+            group,
+            name: `${group.split(" ")[0]} → svc-dc2 (backend b1 on n3)`,
+            from,
+            protocol,
+            host: SVC_IP,
+            port,
+            server,
+            source,
+            nodes: [n1.name, n3.name],
+            serverIp: b1!.ip,
+          });
+          const checks = [
+            check("a1 (DC1 pod) → ClusterIP, no NAT", podNs(a1!), "tcp", 80, isA1),
+            check("a1 (DC1 pod) → ClusterIP, no NAT", podNs(a1!), "udp", 53, isA1),
+            check("n1 (DC1 node) → ClusterIP, masqueraded", n1.name, "tcp", 80, isGateway),
+            check("n1 (DC1 node) → ClusterIP, masqueraded", n1.name, "udp", 53, isGateway),
+          ];
+          const outcomes = await runFlowChecks(checks, { deadlineMs: 30_000, attemptMs: 3_000 });
+          const failed = outcomes.filter((o) => !o.ok);
+          console.log(
+            [`  ${outcomes.length - failed.length} of ${outcomes.length} checks passed`]
+              .concat(formatOutcomes(outcomes).map((l) => `  ${l}`)).join("\n"),
+          );
+          assert.deepEqual(
+            failed.map((o) =>
+              `${o.check.group} ${o.check.protocol}: ${o.diagnosis?.hop ?? o.problem}`
+            ),
+            [],
+            `${failed.length} of ${outcomes.length} cross-DC Service checks failed (report above)`,
+          );
+        } finally {
+          await server.stop();
+        }
+      },
+    );
+
+    await t.step("6. deleting every pod leaves no lease", async () => {
       for (const pod of [...cluster.pods]) await cluster.delPod(pod);
       for (const node of f.nodes) assert.deepEqual(cluster.leases(node), [], `${node.name} leases`);
     });

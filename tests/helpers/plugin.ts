@@ -103,9 +103,15 @@ export class TestNode {
     const netns = uniqueName(tag);
     const dir = await Deno.makeTempDir({ prefix: `${netns}-` });
     await ip("netns", "add", netns);
-    await ip("-n", netns, "link", "set", "lo", "up");
-    const binDir = await installPlugin(dir);
-    return new TestNode(netns, dir, binDir);
+    try {
+      await ip("-n", netns, "link", "set", "lo", "up");
+      return new TestNode(netns, dir, await installPlugin(dir));
+    } catch (e) {
+      // Nothing of a node that could not be set up is left behind (e.g. no bundle built yet).
+      await ip("netns", "del", netns).catch(() => {});
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+      throw e;
+    }
   }
 
   get plugin(): string {

@@ -126,11 +126,15 @@ pub struct Decoder {
 impl Decoder {
     /// A decoder with `opts`.
     pub fn new(opts: Options) -> Self {
+        let mut cp = ControlPlane::new();
+        if opts.brief {
+            cp.withdrawals_listed = BRIEF_WITHDRAWALS;
+        }
         Decoder {
             opts,
             reader: CaptureReader::new(),
             stats: Stats::default(),
-            cp: ControlPlane::new(),
+            cp,
             journal: Journal::new(),
             flows: Flows::new(),
             conn_keys: IndexMap::new(MAX_SESSIONS),

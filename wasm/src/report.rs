@@ -132,7 +132,7 @@ fn summary(w: &mut JsonWriter, d: &Decoder) {
     w.field_uint("routes_active", d.cp.routes.iter().filter(|r| r.active).count() as u64);
     w.field_uint("flows", d.flows.flows.len() as u64);
     w.field_uint("snapshot_routes", d.snapshot_routes as u64);
-    w.field_uint("withdrawals", d.cp.withdrawals.len() as u64 + d.cp.withdrawals_dropped);
+    w.field_uint("withdrawals", d.cp.withdrawals.len() as u64 + d.cp.withdrawals_unlisted + d.cp.withdrawals_dropped);
     w.begin_array_field("unknown_route_types");
     for (t, &c) in d.cp.unknown_route_types.iter().enumerate() {
         if c > 0 {

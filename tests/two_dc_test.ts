@@ -219,9 +219,10 @@ Deno.test("two datacenters: pods across DCs, RT isolation, RTC, reflector outage
           "verify's text report names n1 <-> n3 with unicast both ways",
         );
         // The only error we accept is head-end replication of unknown unicast: a node floods a
-        // frame to every VTEP of the VNI while the MAC's route, already past this link, is not
-        // yet in its VXLAN fdb. Then the same frame also reached the MAC's own VTEP (a flow with
-        // the same source and MACs to other_vtep). Anything else fails the step.
+        // frame to every VTEP of the VNI while the MAC's route is not yet in its VXLAN fdb. Then
+        // the same frame also reached the MAC's own VTEP (a flow with the same source and MACs to
+        // other_vtep), or, when that VTEP is in the sender's own DC, several VTEPs across the
+        // link. Anything else fails the step.
         type Finding = {
           kind: string;
           severity: string;
@@ -232,12 +233,16 @@ Deno.test("two datacenters: pods across DCs, RT isolation, RTC, reflector outage
         };
         type Flow = { src_vtep: string; dst_vtep: string; src_mac: string; dst_mac: string };
         const errors = (report.findings as Finding[]).filter((x) => x.severity === "error");
+        // When the MAC's VTEP is in the same DC as the sender, that copy never crosses this link;
+        // the flood still shows as the same frame replicated to several VTEPs of the other DC.
+        const copies = (e: Finding) =>
+          (report.flows as Flow[]).filter((x) =>
+            x.src_vtep === e.src_vtep && x.src_mac === e.src_mac && x.dst_mac === e.dst_mac
+          );
         const flooded = (e: Finding) =>
           e.kind === "dst_mac_at_other_vtep" &&
-          (report.flows as Flow[]).some((x) =>
-            x.src_vtep === e.src_vtep && x.src_mac === e.src_mac && x.dst_mac === e.dst_mac &&
-            x.dst_vtep === e.other_vtep
-          );
+          (copies(e).some((x) => x.dst_vtep === e.other_vtep) ||
+            new Set(copies(e).map((x) => x.dst_vtep)).size >= 2);
         console.log(
           `  verify: ${errors.length} error finding(s), ${
             errors.filter(flooded).length

@@ -34,9 +34,9 @@ import {
   type ReflectorInfo,
   type TopologyKind,
   UNDERLAY_IFACE,
-  UNDERLAY_PREFIX_LEN,
 } from "./topology.ts";
 import { UndoStack } from "./undo_stack.ts";
+import { plugIntoUnderlay } from "./underlay_link.ts";
 
 export type {
   Capture,
@@ -261,7 +261,7 @@ async function _build(
   ]);
   await _allSettledOrThrow(members.map(async (member) => {
     await made(member.netns);
-    await _plugIntoUnderlay(fabricNetns, member.dc.bridge, member.netns, member.port, member.ip);
+    await plugIntoUnderlay(fabricNetns, member.dc.bridge, member.netns, member.port, member.ip);
     // Across DCs everything goes through the router: VXLAN node to node, BGP between reflectors.
     if (member.dc.routerIp) {
       await runChecked([
@@ -280,7 +280,7 @@ async function _build(
     // The inter-DC link: a netns routing between the segments (one leg on each bridge).
     await made(router.netns);
     for (const [i, dc] of dcs.entries()) {
-      await _plugIntoUnderlay(
+      await plugIntoUnderlay(
         fabricNetns,
         dc.bridge,
         router.netns,
@@ -443,7 +443,7 @@ async function _build(
       const netns = `${id}-${name}`;
       const ip = dc.prefix.replace(/\.0\/24$/, `.${hostOctet}`);
       await made(netns);
-      await _plugIntoUnderlay(fabricNetns, dc.bridge, netns, name, ip);
+      await plugIntoUnderlay(fabricNetns, dc.bridge, netns, name, ip);
       if (dc.routerIp) {
         await runChecked(["ip", "-n", netns, "route", "add", "default", "via", dc.routerIp]);
       }
@@ -504,42 +504,6 @@ async function _allSettledOrThrow(promises: Promise<unknown>[]): Promise<void> {
   if (failures.length === 0) return;
   const messages = failures.map((f) => (f.reason as Error).message);
   throw new Error(messages.join("\n"));
-}
-
-/** Adds a veth between bridge (port) in the fabric netns and netns (ifname with ip). */
-async function _plugIntoUnderlay(
-  fabricNetns: string,
-  bridge: string,
-  netns: string,
-  port: string,
-  ip: string,
-  ifname = UNDERLAY_IFACE,
-) {
-  const inFabric = ["ip", "-n", fabricNetns, "link"];
-  await runChecked([
-    ...inFabric,
-    "add",
-    port,
-    "type",
-    "veth",
-    "peer",
-    "name",
-    ifname,
-    "netns",
-    netns,
-  ]);
-  await runChecked([...inFabric, "set", port, "master", bridge, "up"]);
-  await runChecked([
-    "ip",
-    "-n",
-    netns,
-    "addr",
-    "add",
-    `${ip}/${UNDERLAY_PREFIX_LEN}`,
-    "dev",
-    ifname,
-  ]);
-  await runChecked(["ip", "-n", netns, "link", "set", ifname, "up"]);
 }
 
 function _url(node: FabricNode, path: string): string {

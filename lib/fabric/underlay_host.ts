@@ -6,7 +6,7 @@
 import type { Fabric } from "./fabric.ts";
 import { createNetns, deleteNetns } from "./netns.ts";
 import { runChecked } from "./run_command.ts";
-import { UNDERLAY_IFACE, UNDERLAY_PREFIX_LEN } from "./topology.ts";
+import { plugIntoUnderlay } from "./underlay_link.ts";
 
 /** A host plugged into the underlay. */
 export interface UnderlayHost {
@@ -37,31 +37,7 @@ export async function addUnderlayHost(
   await createNetns(netns);
   const remove = () => deleteNetns(netns);
   try {
-    const inFabric = ["ip", "-n", fabric.fabricNetns, "link"];
-    await runChecked([
-      ...inFabric,
-      "add",
-      port,
-      "type",
-      "veth",
-      "peer",
-      "name",
-      UNDERLAY_IFACE,
-      "netns",
-      netns,
-    ]);
-    await runChecked([...inFabric, "set", port, "master", fabric.fabricBridge, "up"]);
-    await runChecked([
-      "ip",
-      "-n",
-      netns,
-      "addr",
-      "add",
-      `${ip}/${UNDERLAY_PREFIX_LEN}`,
-      "dev",
-      UNDERLAY_IFACE,
-    ]);
-    await runChecked(["ip", "-n", netns, "link", "set", UNDERLAY_IFACE, "up"]);
+    await plugIntoUnderlay(fabric.fabricNetns, fabric.fabricBridge, netns, port, ip);
     for (const address of extraAddresses) {
       await runChecked(["ip", "-n", netns, "addr", "add", address, "dev", "lo"]);
     }

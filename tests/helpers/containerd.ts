@@ -7,7 +7,7 @@
 import type { FabricNode } from "../../lib/fabric/fabric.ts";
 import { run } from "../../lib/net/run.ts";
 import { NodeMountNs, removeCgroups } from "./node_mount_ns.ts";
-import { RuntimeNode } from "./runtime_node.ts";
+import { installRuntimeCni, RuntimeNode } from "./runtime_node.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const CRI_CLIENT = `${ROOT}tests/helpers/cri/cri_client.py`;
@@ -109,7 +109,7 @@ export class ContainerdNode extends RuntimeNode {
     imageTar: string,
   ): Promise<ContainerdNode> {
     await Deno.mkdir(`${dir}/cni`, { recursive: true });
-    await install(dir, podCidr);
+    await installRuntimeCni(dir, podCidr);
     for (const plugin of DELEGATES) {
       await Deno.symlink(`/usr/lib/cni/${plugin}`, `${dir}/cni/bin/${plugin}`);
     }
@@ -304,27 +304,6 @@ function spawnContainerd(ns: NodeMountNs, dir: string): number {
   child.status.catch(() => {});
   child.unref();
   return child.pid;
-}
-
-/** `bagpipe-cni install` of the built plugin and config/10-bagpipe.conflist into dir/cni. */
-async function install(dir: string, podCidr: string): Promise<void> {
-  const out = await run(Deno.execPath(), [
-    "run",
-    "-A",
-    `${ROOT}dist/bagpipe-cni.js`,
-    "install",
-    "--cni-bin-dir",
-    `${dir}/cni/bin`,
-    "--cache-dir",
-    `${dir}/cni/cache`,
-    "--cni-conf-dir",
-    `${dir}/cni/net.d`,
-    "--conflist",
-    `${ROOT}config/10-bagpipe.conflist`,
-    "--pod-cidr",
-    podCidr,
-  ]);
-  if (out.code !== 0) throw new Error(`bagpipe-cni install: ${out.stderr}${out.stdout}`);
 }
 
 /** containerd's config: everything under dir, nothing that listens beyond a unix socket. */

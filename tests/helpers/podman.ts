@@ -16,9 +16,7 @@ import type { FabricNode } from "../../lib/fabric/fabric.ts";
 import type { RunResult } from "../../lib/net/run.ts";
 import { run } from "../../lib/net/run.ts";
 import { NodeMountNs, removeCgroups } from "./node_mount_ns.ts";
-import { RuntimeNode } from "./runtime_node.ts";
-
-const ROOT = new URL("../../", import.meta.url).pathname;
+import { installRuntimeCni, RuntimeNode } from "./runtime_node.ts";
 
 /** The network podman attaches containers to: the name in config/10-bagpipe.conflist. */
 export const PODMAN_NETWORK = "bagpipe-net";
@@ -69,7 +67,7 @@ export class PodmanNode extends RuntimeNode {
     tar: string,
   ): Promise<PodmanNode> {
     await Deno.mkdir(dir, { recursive: true });
-    await install(dir, podCidr);
+    await installRuntimeCni(dir, podCidr);
     await writeConfigs(dir);
     const ns = await NodeMountNs.pin(node.name, dir);
     const podman = new PodmanNode(node, dir, ns, `${node.name}-podman`);
@@ -156,27 +154,6 @@ export class PodmanNode extends RuntimeNode {
     problems.push(...(await removeCgroups(this.cgroupParent)).map((d) => `cgroup ${d} left`));
     return problems;
   }
-}
-
-/** `bagpipe-cni install` of the built plugin and config/10-bagpipe.conflist into dir/cni. */
-async function install(dir: string, podCidr: string): Promise<void> {
-  const out = await run(Deno.execPath(), [
-    "run",
-    "-A",
-    `${ROOT}dist/bagpipe-cni.js`,
-    "install",
-    "--cni-bin-dir",
-    `${dir}/cni/bin`,
-    "--cache-dir",
-    `${dir}/cni/cache`,
-    "--cni-conf-dir",
-    `${dir}/cni/net.d`,
-    "--conflist",
-    `${ROOT}config/10-bagpipe.conflist`,
-    "--pod-cidr",
-    podCidr,
-  ]);
-  if (out.code !== 0) throw new Error(`bagpipe-cni install: ${out.stderr}${out.stdout}`);
 }
 
 /** podman's own configuration files, everything under dir. */

@@ -8,6 +8,8 @@ import { run } from "../../lib/net/run.ts";
 import type { NodeMountNs } from "./node_mount_ns.ts";
 import { leasesIn } from "./plugin.ts";
 
+const ROOT = new URL("../../", import.meta.url).pathname;
+
 /** A fabric node running a container runtime in its pinned mount namespace. */
 export abstract class RuntimeNode {
   protected constructor(
@@ -54,4 +56,25 @@ export abstract class RuntimeNode {
     const out = await this.ns.run(["ls", "/run/netns"]);
     return out.stdout.split("\n").filter((l) => l.trim());
   }
+}
+
+/** `bagpipe-cni install` of the built plugin and config/10-bagpipe.conflist into dir/cni. */
+export async function installRuntimeCni(dir: string, podCidr: string): Promise<void> {
+  const out = await run(Deno.execPath(), [
+    "run",
+    "-A",
+    `${ROOT}dist/bagpipe-cni.js`,
+    "install",
+    "--cni-bin-dir",
+    `${dir}/cni/bin`,
+    "--cache-dir",
+    `${dir}/cni/cache`,
+    "--cni-conf-dir",
+    `${dir}/cni/net.d`,
+    "--conflist",
+    `${ROOT}config/10-bagpipe.conflist`,
+    "--pod-cidr",
+    podCidr,
+  ]);
+  if (out.code !== 0) throw new Error(`bagpipe-cni install: ${out.stderr}${out.stdout}`);
 }

@@ -152,6 +152,7 @@ Deno.test("node agent on a real fabric: metrics scraped by Prometheus, health, p
         await expectQuery('bagpipe_cni_bgp_peers{state="Established"}', 1);
         const health = await get("/healthz");
         assert.equal(health.status, 200, health.text);
+        assert.equal((await get("/readyz")).status, 200);
       },
     );
 
@@ -267,6 +268,9 @@ Deno.test("node agent on a real fabric: metrics scraped by Prometheus, health, p
         const health = await get("/healthz");
         assert.equal(health.status, 503);
         assert.match(health.text, /daemon not answering/);
+        const ready = await get("/readyz");
+        assert.equal(ready.status, 503);
+        assert.match(ready.text, /daemon not answering/);
         const node = (await get("/api/node")).body as {
           daemon: { up: boolean };
           drift: { error: string };
@@ -293,6 +297,9 @@ Deno.test("node agent on a real fabric: metrics scraped by Prometheus, health, p
       const health = await get("/healthz");
       assert.equal(health.status, 503);
       assert.match(health.text, /no Established BGP peer/);
+      // Still ready: the outage is the fabric's, not this node's (a rollout must not stall).
+      const ready = await get("/readyz");
+      assert.equal(ready.status, 200, ready.text);
       assert.equal((await get("/metrics")).status, 200);
     });
 

@@ -232,7 +232,7 @@ Deno.test("the node agent serves on the node's address, on the port its scrape a
   assert.match(text, /bagpipe-cni\.js serve\s/);
   assert.ok(text.includes(`--listen "$NODE_IP:${port}"`), text);
   assert.ok(agent.env.some((e: Obj) => e.name === "NODE_IP"));
-  assert.equal(agent.readinessProbe.httpGet.path, "/healthz");
+  assert.equal(agent.readinessProbe.httpGet.path, "/readyz");
   assert.equal(agent.livenessProbe.httpGet.path, "/metrics");
   // Read-only: what it mounts it cannot write.
   for (const m of agent.volumeMounts) assert.equal(m.readOnly, true, `${m.mountPath} read-only`);

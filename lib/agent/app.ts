@@ -3,10 +3,10 @@
  * no route changes anything on the node. A failure while answering is a 500 naming what failed,
  * and the agent goes on serving.
  */
-import { Hono } from "hono";
-import { nodeHealth } from "./health.ts";
+import { type Context, Hono } from "hono";
+import { type Health, nodeHealth, nodeReadiness } from "./health.ts";
 import { renderMetrics } from "./metrics.ts";
-import type { NodeAgent } from "./node_agent.ts";
+import type { NodeAgent, NodeSnapshot } from "./node_agent.ts";
 import { nodeJson } from "./node_json.ts";
 import { renderNodePage } from "./page.ts";
 import { PROMETHEUS_CONTENT_TYPE } from "./prometheus_text.ts";
@@ -30,13 +30,15 @@ export function agentApp(agent: NodeAgent, title: string): Hono {
       "Content-Type": PROMETHEUS_CONTENT_TYPE,
     });
   });
-  app.get("/healthz", async (c) => {
-    const health = nodeHealth(await agent.snapshot());
+  const probe = (rule: (snap: NodeSnapshot) => Health) => async (c: Context) => {
+    const health = rule(await agent.snapshot());
     return c.text(
       `${health.healthy ? "ok" : "unhealthy"}: ${health.reason}\n`,
       health.healthy ? 200 : 503,
     );
-  });
+  };
+  app.get("/healthz", probe(nodeHealth));
+  app.get("/readyz", probe(nodeReadiness));
   app.get("/api/node", async (c) => {
     const snap = await agent.snapshot();
     return c.json(nodeJson(snap, agent.logStats, nodeHealth(snap)));
@@ -48,7 +50,7 @@ export function agentApp(agent: NodeAgent, title: string): Hono {
     return c.html(page.body);
   });
   app.notFound((c) =>
-    c.text(`no such page: ${c.req.path} (try /, /metrics, /healthz, /api/node)\n`, 404)
+    c.text(`no such page: ${c.req.path} (try /, /metrics, /healthz, /readyz, /api/node)\n`, 404)
   );
   app.onError((err, c) =>
     c.text(`the agent failed to answer ${c.req.path}: ${err.message}\n`, 500)

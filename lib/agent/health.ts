@@ -1,6 +1,7 @@
 /**
- * The node's health for the DaemonSet's probes, by the plugin's STATUS rule
- * (lib/plugin/bagpipe_backend.ts `status`): the daemon answers and has an Established BGP peer.
+ * The node's health, by the plugin's STATUS rule (lib/plugin/bagpipe_backend.ts `status`): the
+ * daemon answers and has an Established BGP peer. And its readiness for the DaemonSet's probe,
+ * which asks less: only what is this node's own.
  */
 import type { NodeSnapshot } from "./node_agent.ts";
 
@@ -27,4 +28,16 @@ export function nodeHealth(snap: NodeSnapshot): Health {
       peers.filter((p) => p.state === "Established").length
     } peer(s) Established`,
   };
+}
+
+/**
+ * Readiness: this node's own daemon answers. Not the BGP peers: a reflector outage is the whole
+ * fabric's, and if it made every agent NotReady, a DaemonSet rollout (the fix, say) would stall
+ * on the first node; /healthz and the metrics report it instead.
+ */
+export function nodeReadiness(snap: NodeSnapshot): Health {
+  if (!snap.daemon.up) {
+    return { healthy: false, reason: `daemon not answering: ${snap.daemon.error ?? "unknown"}` };
+  }
+  return { healthy: true, reason: "daemon answering" };
 }

@@ -20,7 +20,7 @@ Commands:
                        check the node's fdb/neighbour entries and attachment records
                        against what its bagpipe-bgp received and attached
   serve [--listen ADDR:PORT] [--bagpipe-url URL] [--state-dir DIR] [--log-file FILE]
-                       the node agent: Prometheus /metrics, /healthz, a live page of
+                       the node agent: Prometheus /metrics, /healthz, /readyz, a page of
                        the node at / (read-only; default 127.0.0.1:9483)
   version              print the tool and CNI versions
   help                 this text

@@ -1,6 +1,6 @@
 /**
  * `bagpipe-cni serve`: the node agent, run by the DaemonSet next to bagpipe-bgp. Serves
- * Prometheus metrics (`/metrics`), the probes' health (`/healthz`), and a live page of the node
+ * Prometheus metrics (`/metrics`), health and readiness (`/healthz`, `/readyz`), and a live page of the node
  * (`/`). Read-only; listens on loopback unless told otherwise.
  */
 import { parseCliArgs } from "./args.ts";

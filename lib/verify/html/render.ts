@@ -9,7 +9,8 @@
  * ```
  */
 import type { VerifyReport } from "../../../wasm/mod.ts";
-import { html, type SafeHtml, trusted } from "./escape.ts";
+import { html, type SafeHtml } from "./escape.ts";
+import { renderPage } from "./page_shell.ts";
 import { buildFabricModel } from "./fabric_model.ts";
 import { renderFabricSvg } from "./fabric_svg.ts";
 import { renderFindings } from "./findings_table.ts";
@@ -23,12 +24,6 @@ import { renderWithdrawals } from "./withdrawals_table.ts";
 export interface HtmlReportOptions {
   /** The capture's name as the user gave it, shown in the title. */
   source?: string;
-}
-
-/** A fresh nonce per page: only our own <style> and <script> carry it, so injected ones never run. */
-function nonce(): string {
-  const bytes = crypto.getRandomValues(new Uint8Array(16));
-  return btoa(String.fromCharCode(...bytes));
 }
 
 function legend(): SafeHtml {
@@ -57,22 +52,9 @@ function filters(): SafeHtml {
 
 /** Renders the whole page for a validated report. */
 export function renderHtmlReport(report: VerifyReport, options: HtmlReportOptions = {}): string {
-  const n = nonce();
-  const csp = `default-src 'none'; style-src 'nonce-${n}'; script-src 'nonce-${n}'; ` +
-    `img-src data:; base-uri 'none'; form-action 'none'`;
   const title = options.source ? `bagpipe-cni verify: ${options.source}` : "bagpipe-cni verify";
   const model = buildFabricModel(report);
-  const page = html`
-    <!doctype html>
-    <html lang="en">
-      <head>
-        <meta charset="utf-8">
-        <meta http-equiv="Content-Security-Policy" content="${csp}">
-        <meta name="viewport" content="width=device-width, initial-scale=1">
-        <title>${title}</title>
-        <style nonce="${n}">${trusted(STYLE)}</style>
-      </head>
-      <body data-schema="${report.schema}">
+  const body = html`
     <header><h1>bagpipe-cni verify${options.source
       ? html`
         <span class="source">${options.source}</span>
@@ -92,9 +74,12 @@ export function renderHtmlReport(report: VerifyReport, options: HtmlReportOption
       report,
     )}</section>
     <footer>Report schema ${report.schema}. The JSON report (--json) holds every field.</footer>
-    <script nonce="${n}">${trusted(SCRIPT)}</script>
-      </body>
-    </html>
   `;
-  return page.value.trimStart();
+  return renderPage({
+    title,
+    style: STYLE,
+    script: SCRIPT,
+    bodyAttributes: html`data-schema="${report.schema}"`,
+    body,
+  }).html;
 }

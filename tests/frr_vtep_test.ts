@@ -91,7 +91,7 @@ async function seedElectingMacOnly(
 }
 
 async function hostPing(f: Fabric, frr: FrrVtep, to: string): Promise<boolean> {
-  return (await f.exec(frr.hostNetns, ["ping", "-c", "1", "-W", "1", to])).code === 0;
+  return (await f.exec(frr.hostNetns!, ["ping", "-c", "1", "-W", "1", to])).code === 0;
 }
 
 async function until(
@@ -131,8 +131,7 @@ Deno.test("FRR 8.4 VTEP beside bagpipe-bgp nodes: host ↔ pods, routes both way
       hostOctet: 40,
       vni: VNI,
       sviCidr: `${SVI_IP}/16`,
-      hostCidr: `${HOST_IP}/16`,
-      hostMac: HOST_MAC,
+      host: { cidr: `${HOST_IP}/16`, mac: HOST_MAC },
       configDir: defaultConfigDir(),
       readyTimeoutMs: 120_000,
     });
@@ -167,7 +166,7 @@ Deno.test("FRR 8.4 VTEP beside bagpipe-bgp nodes: host ↔ pods, routes both way
         );
       }
       // Full-size frames cross both ways without fragmentation (1450 on both sides).
-      const big = await f.exec(v.hostNetns, [
+      const big = await f.exec(v.hostNetns!, [
         "ping",
         "-c",
         "1",
@@ -332,7 +331,7 @@ Deno.test("FRR 8.4 VTEP beside bagpipe-bgp nodes: host ↔ pods, routes both way
           assert.ok(ms !== undefined, `B4 state on ${node.name}: MAC-only best (got ${elected})`);
         }
         // Cold ARP caches on both sides, as in B4's report.
-        await f.exec(v.hostNetns, ["ip", "neigh", "flush", "all"]);
+        await f.exec(v.hostNetns!, ["ip", "neigh", "flush", "all"]);
         for (const pod of pods) await f.exec(pod.netns, ["ip", "neigh", "flush", "all"]);
         for (const pod of pods) {
           const ms = await until(() => hostPing(f, v, pod.ip), 60_000);

@@ -17,7 +17,9 @@ import { type Fabric, type FabricNode, startFabric } from "../lib/fabric/fabric.
 import { decodeCapture, type VerifyReport } from "../wasm/mod.ts";
 import { loadSnapshot, parseSnapshot, snapshotRecords } from "../lib/verify/rib/load.ts";
 import { Cluster, type Network, type Pod } from "./helpers/cluster.ts";
-import { type FrrPeer, startFrrPeer } from "./helpers/frr.ts";
+import { type FrrVtep, startFrrVtep } from "../lib/fabric/frr_vtep.ts";
+import { defaultConfigDir } from "../lib/fabric/template.ts";
+import { assertBgpMessageCounts, bgpTypesPerFrame, tsharkFields } from "./helpers/tshark.ts";
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
 const blue: Network = {
@@ -66,12 +68,6 @@ async function decodeFile(file: string, snapshot?: Uint8Array): Promise<VerifyRe
   return report;
 }
 
-async function tshark(file: string, args: string[]): Promise<string[][]> {
-  const out = await run(["tshark", "-r", file, ...args]);
-  if (out.code !== 0) throw new Error(`tshark ${args.join(" ")}: ${out.stderr}`);
-  return out.stdout.trim().split("\n").filter(Boolean).map((l) => l.split("\t"));
-}
-
 /** Pings from `from` to `to` once a second until stopped; resolves to the answers counted. */
 function pingLoop(cluster: Cluster, from: Pod, to: Pod): { stop: () => Promise<number> } {
   let going = true;
@@ -118,7 +114,7 @@ Deno.test({
   sanitizeOps: false,
   fn: async (t) => {
     let fabric: Fabric | undefined;
-    let frr: FrrPeer | undefined;
+    let frr: FrrVtep | undefined;
     const dir = await Deno.makeTempDir({ prefix: "bcni-vop-" });
     try {
       fabric = await startFabric({ nodes: 2, readyTimeoutMs: 120000 });
@@ -128,7 +124,15 @@ Deno.test({
       const a = await cluster.addPod(n1, blue);
       const b = await cluster.addPod(n2, blue);
       ok(await cluster.pingUntil(a, b.ip, 60000) !== undefined, "first pods reach each other");
-      frr = await startFrrPeer(f, [300, 301]);
+      // FRR beside the nodes, VNIs 300 and 301 with no host: the test puts MACs on their bridges.
+      frr = await startFrrVtep(f, {
+        name: "frr",
+        hostOctet: 250,
+        vni: 300,
+        moreVnis: [301],
+        configDir: defaultConfigDir(),
+        readyTimeoutMs: 120_000,
+      });
 
       await t.step("a capture joined mid-session: every UPDATE of every segment", async () => {
         const before = parseSnapshot(
@@ -180,48 +184,18 @@ Deno.test({
           0,
         );
         // tshark on the same file: message counts, bursts, and every EVPN NLRI.
-        const types = (await tshark(file, [
-          "-Y",
-          "bgp",
-          "-T",
-          "fields",
-          "-E",
-          "occurrence=a",
-          "-E",
-          "aggregator=,",
-          "-e",
-          "bgp.type",
-        ]))
-          .map((row) => row[0]!.split(","));
+        const types = await bgpTypesPerFrame(file);
+        assertBgpMessageCounts(r, types);
         const count = (t: string) => types.flat().filter((x) => x === t).length;
-        const sum = (k: "open" | "update" | "keepalive") =>
-          r.sessions.reduce((n, s) => n + s.directions.reduce((m, d) => m + d.messages[k], 0), 0);
-        assertEquals([sum("open"), sum("update"), sum("keepalive")], [
-          count("1"),
-          count("2"),
-          count("4"),
-        ]);
         const bursts = types.filter((row) => row.filter((x) => x === "2").length >= 2).length;
         ok(bursts >= 1, `segments carrying several UPDATEs: ${bursts}`);
         console.log(`MIDSTREAM ${count("2")} UPDATEs, ${bursts} segments with several UPDATEs`);
-        const nlri = await tshark(file, [
-          "-Y",
+        const nlri = await tsharkFields(file, "bgp.evpn.nlri.rt", [
           "bgp.evpn.nlri.rt",
-          "-T",
-          "fields",
-          "-E",
-          "occurrence=a",
-          "-E",
-          "aggregator=;",
-          "-e",
-          "bgp.evpn.nlri.rt",
-          "-e",
           "bgp.evpn.nlri.mac_addr",
-          "-e",
           "bgp.evpn.nlri.iplen",
-          "-e",
           "bgp.evpn.nlri.ip.addr",
-        ]);
+        ], { occurrence: "a", aggregator: ";" });
         // Per frame: route types in order; type-2 and type-3 routes each have an IP length,
         // and an IPv4 address when it is 32 (FRR's MAC-only routes have none); type 2 a MAC.
         const theirs = nlri.flatMap(([rt, macs, lens, ips]) => {

@@ -5,6 +5,12 @@
  */
 import { deepStrictEqual as assertEquals, ok } from "node:assert/strict";
 import { decodeCapture, type VerifyReport } from "../wasm/mod.ts";
+import {
+  assertBgpMessageCounts,
+  bgpTypesPerFrame,
+  hasTshark,
+  tsharkFields,
+} from "./helpers/tshark.ts";
 
 const CAPTURE = new URL("./fixtures/verify/bagpipe-evpn-fabric.pcap", import.meta.url).pathname;
 
@@ -15,25 +21,10 @@ async function report(): Promise<VerifyReport> {
   return report;
 }
 
-async function tshark(args: string[]): Promise<string[][]> {
-  const out = await new Deno.Command("tshark", {
-    args: ["-r", CAPTURE, ...args],
-    stdout: "piped",
-    stderr: "null",
-  })
-    .output();
-  if (!out.success) throw new Error(`tshark ${args.join(" ")} failed with code ${out.code}`);
-  return new TextDecoder().decode(out.stdout).trim().split("\n").map((l) => l.split("\t"));
+/** tshark's fields for FILTER's frames of the capture. */
+function tshark(filter: string, fields: string[], occurrence?: "a" | "f" | "l") {
+  return tsharkFields(CAPTURE, filter, fields, { occurrence, aggregator: "," });
 }
-
-const hasTshark = (() => {
-  try {
-    return new Deno.Command("tshark", { args: ["-v"], stdout: "null", stderr: "null" }).outputSync()
-      .success;
-  } catch {
-    return false;
-  }
-})();
 
 Deno.test("verify real capture: sessions, routes, flows and findings as expected", async () => {
   const r = await report();
@@ -100,34 +91,8 @@ Deno.test({
   name: "verify real capture: VXLAN flows match tshark frame by frame",
   ignore: !hasTshark,
   fn: async () => {
-    const rows = await tshark([
-      "-Y",
-      "vxlan",
-      "-T",
-      "fields",
-      "-E",
-      "occurrence=f",
-      "-e",
-      "frame.number",
-      "-e",
-      "ip.src",
-      "-e",
-      "ip.dst",
-      "-e",
-      "vxlan.vni",
-    ]);
-    const inner = await tshark([
-      "-Y",
-      "vxlan",
-      "-T",
-      "fields",
-      "-E",
-      "occurrence=l",
-      "-e",
-      "eth.src",
-      "-e",
-      "eth.dst",
-    ]);
+    const rows = await tshark("vxlan", ["frame.number", "ip.src", "ip.dst", "vxlan.vni"], "f");
+    const inner = await tshark("vxlan", ["eth.src", "eth.dst"], "l");
     const flows = new Map<string, { first: number; last: number; n: number }>();
     rows.forEach(([frame, src, dst, vni], i) => {
       const key = [src, dst, Number(vni), ...inner[i]].join(" ");
@@ -150,47 +115,18 @@ Deno.test({
   name: "verify real capture: type-2 MACs/IPs and message counts match tshark",
   ignore: !hasTshark,
   fn: async () => {
-    const macs = await tshark([
-      "-Y",
+    const macs = await tshark(
       "bgp.evpn.nlri.rt == 2",
-      "-T",
-      "fields",
-      "-E",
-      "occurrence=a",
-      "-E",
-      "aggregator=,",
-      "-e",
-      "bgp.evpn.nlri.mac_addr",
-      "-e",
-      "bgp.evpn.nlri.ip.addr",
-    ]);
+      ["bgp.evpn.nlri.mac_addr", "bgp.evpn.nlri.ip.addr"],
+      "a",
+    );
     const theirs = new Set(
       macs.flatMap(([m, i]) => m.split(",").map((mac, k) => `${mac} ${i.split(",")[k]}`)),
     );
     const r = await report();
     const ours = new Set(r.routes.filter((x) => x.type === 2).map((x) => `${x.mac} ${x.ip}`));
     assertEquals(ours, theirs);
-    const types = await tshark([
-      "-Y",
-      "bgp",
-      "-T",
-      "fields",
-      "-E",
-      "occurrence=a",
-      "-E",
-      "aggregator=,",
-      "-e",
-      "bgp.type",
-    ]);
-    const count = (t: string) =>
-      types.flatMap((row) => row[0].split(",")).filter((x) => x === t).length;
-    const sum = (k: "open" | "update" | "keepalive") =>
-      r.sessions.reduce((n, s) => n + s.directions.reduce((m, d) => m + d.messages[k], 0), 0);
-    assertEquals([sum("open"), sum("update"), sum("keepalive")], [
-      count("1"),
-      count("2"),
-      count("4"),
-    ]);
+    assertBgpMessageCounts(r, await bgpTypesPerFrame(CAPTURE));
   },
 });
 
@@ -199,16 +135,9 @@ Deno.test({
   ignore: !hasTshark,
   fn: async () => {
     // Frames 135 and 146 are reflected by GoBGP with EXTENDED_COMMUNITIES after MP_REACH.
-    const rows = await tshark([
-      "-Y",
-      "frame.number == 135 || frame.number == 146",
-      "-T",
-      "fields",
-      "-e",
+    const rows = await tshark("frame.number == 135 || frame.number == 146", [
       "bgp.evpn.nlri.mac_addr",
-      "-e",
       "bgp.evpn.nlri.mpls_ls1",
-      "-e",
       "bgp.evpn.nlri.vni",
     ]);
     assertEquals(rows.map((x) => [x[1], x[2] ?? ""]), [["1", ""], ["1", ""]]);

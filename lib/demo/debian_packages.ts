@@ -35,7 +35,7 @@ export const TEST_PACKAGES = [
   "python3-grpcio", // the tests' CRI client (tests/helpers/cri/), with Debian's python3
   "python3-grpc-tools",
   "python3-protobuf",
-  "frr", // zebra + bgpd + vtysh beside the fabric: verify --rib and bursty UPDATEs (tests/helpers/frr.ts), another vendor's VTEP (tests/frr_vtep_test.ts)
+  "frr", // zebra + bgpd + vtysh beside the fabric: verify --rib and bursty UPDATEs, another vendor's VTEP (lib/fabric/frr_vtep.ts)
   "time", // GNU time: `deno task bench` reads each plugin run's peak RSS from it
 ] as const;
 

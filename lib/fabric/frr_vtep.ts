@@ -1,8 +1,10 @@
 /**
  * FRR 8.4 (Debian `frr`) as a bare-metal server's EVPN VTEP beside the bagpipe-bgp nodes: a netns
  * on the underlay running zebra and bgpd with their own config, pid and vty socket paths (nothing
- * machine-wide), a bridge and a VXLAN device for one VNI, `advertise-all-vni`, an iBGP session to
- * a route reflector, and a host netns behind the bridge. See config/frr/ and README "FRR".
+ * machine-wide), a bridge and a VXLAN device per VNI, `advertise-all-vni`, an iBGP session to
+ * a route reflector, and a host netns behind the first VNI's bridge (or MACs put on a bridge port
+ * by addMacs, for verify's tests). The one FRR harness of the project: see config/frr/ and README
+ * "FRR".
  */
 import { DaemonProcess } from "./daemon_process.ts";
 import type { Fabric, UnderlayMember } from "./fabric.ts";
@@ -29,10 +31,14 @@ export interface FrrVtepSpec {
   /** The pods' network VNI (the plugin's forced `vni` must be the same). */
   vni: number;
   /** The bridge's (SVI's) address with prefix length, in the pods' subnet, e.g. "10.42.100.1/16". */
-  sviCidr: string;
-  /** The host behind the bridge: address with prefix length, and its MAC. */
-  hostCidr: string;
-  hostMac: string;
+  sviCidr?: string;
+  /** A host behind the bridge (netns `<fabric id>-<name>h`): address with prefix length, MAC. */
+  host?: { cidr: string; mac: string };
+  /**
+   * More VNIs, each a bridge and VXLAN device with no SVI and no host: their MACs come from
+   * addMacs (FRR advertises each at once, as MAC-only routes: bursts of UPDATEs for verify).
+   */
+  moreVnis?: number[];
   /** The overlay MTU (the plugin's `mtu`, 1450 by default). */
   mtu?: number;
   /** Where config/frr/*.conf templates are. */
@@ -43,14 +49,18 @@ export interface FrrVtepSpec {
 /** A running FRR VTEP and its host. */
 export interface FrrVtep {
   readonly netns: string;
-  readonly hostNetns: string;
+  /** The host's netns, when spec.host was given. */
+  readonly hostNetns?: string;
   readonly vtepIp: string;
+  /** The bridge and VXLAN device of spec.vni. */
   readonly bridge: string;
   readonly vxlan: string;
   /** vtysh -c command against this FRR; throws when vtysh fails. */
   vtysh(command: string): Promise<string>;
   /** vtysh ... json, parsed. */
   vtyshJson<T = unknown>(command: string): Promise<T>;
+  /** Puts static fdb entries for `macs` on a port of `vni`'s bridge: FRR advertises each. */
+  addMacs(vni: number, macs: string[]): Promise<void>;
   /** The PIDs of zebra and bgpd while they run. */
   pids(): number[];
   /** Stops bgpd and zebra (SIGTERM) and removes their files; idempotent. */
@@ -68,63 +78,69 @@ export async function startFrrVtep(fabric: Fabric, spec: FrrVtepSpec): Promise<F
   const mtu = spec.mtu ?? 1450;
   const vtep: UnderlayMember = await fabric.addUnderlayNetns(spec.name, spec.hostOctet, dc.index);
   const netns = vtep.netns;
-  const hostNetns = `${netns}h`;
-  const bridge = `br${spec.vni}`;
-  const vxlan = `vxlan${spec.vni}`;
   const ipn = (ns: string, ...args: string[]) => runChecked(["ip", "-n", ns, ...args]);
+  const bridgeOf = (vni: number) => `br${vni}`;
+  /** The port of each VNI's bridge that addMacs puts MACs on. */
+  const macPorts = new Map<number, string>();
 
-  // The host behind the VTEP's bridge.
-  await createNetns(hostNetns);
-  fabric.onTeardown(`delete netns ${hostNetns}`, () => deleteNetns(hostNetns));
-  await ipn(netns, "link", "add", bridge, "type", "bridge");
-  // No IPv6 on the bridge and VXLAN device: their router solicitations would flood over VXLAN
-  // from MACs nobody advertised.
-  await ipn(netns, "link", "set", bridge, "addrgenmode", "none", "mtu", String(mtu));
-  await ipn(netns, "addr", "add", spec.sviCidr, "dev", bridge);
-  await ipn(
-    netns,
-    ...["link", "add", vxlan, "type", "vxlan", "id", String(spec.vni), "local", vtep.ip],
-    ...["dstport", "4789", "nolearning"],
-  );
-  await ipn(netns, "link", "set", vxlan, "addrgenmode", "none", "mtu", String(mtu));
-  await ipn(netns, "link", "set", vxlan, "master", bridge);
-  // ARP suppression: the bridge answers ARP for remote hosts from EVPN MAC/IP routes, as the
-  // bagpipe nodes' `proxy` VXLAN devices do; neither side then needs ARP across the tunnel.
-  await runChecked([
-    "ip",
-    "netns",
-    "exec",
-    netns,
-    "bridge",
-    "link",
-    "set",
-    "dev",
-    vxlan,
-    "neigh_suppress",
-    "on",
-    "learning",
-    "off",
-  ]);
-  await ipn(
-    netns,
-    "link",
-    "add",
-    "host0",
-    "type",
-    "veth",
-    "peer",
-    "name",
-    "eth0",
-    "netns",
-    hostNetns,
-  );
-  // The bridge port too: its link-local address would send from a MAC nobody advertises.
-  await ipn(netns, "link", "set", "host0", "addrgenmode", "none");
-  await ipn(netns, "link", "set", "host0", "master", bridge, "mtu", String(mtu), "up");
-  await ipn(hostNetns, "link", "set", "eth0", "address", spec.hostMac, "mtu", String(mtu), "up");
-  await ipn(hostNetns, "addr", "add", spec.hostCidr, "dev", "eth0");
-  await ipn(netns, "link", "set", vxlan, "up");
-  await ipn(netns, "link", "set", bridge, "up");
+  /** A VNI's bridge and VXLAN device, with ARP suppression. */
+  const addVni = async (vni: number) => {
+    const bridge = bridgeOf(vni);
+    const vxlan = `vxlan${vni}`;
+    await ipn(netns, "link", "add", bridge, "type", "bridge");
+    // No IPv6 on the bridge and VXLAN device: their router solicitations would flood over VXLAN
+    // from MACs nobody advertised.
+    await ipn(netns, "link", "set", bridge, "addrgenmode", "none", "mtu", String(mtu));
+    await ipn(
+      netns,
+      ...["link", "add", vxlan, "type", "vxlan", "id", String(vni), "local", vtep.ip],
+      ...["dstport", "4789", "nolearning"],
+    );
+    await ipn(netns, "link", "set", vxlan, "addrgenmode", "none", "mtu", String(mtu));
+    await ipn(netns, "link", "set", vxlan, "master", bridge);
+    // ARP suppression: the bridge answers ARP for remote hosts from EVPN MAC/IP routes, as the
+    // bagpipe nodes' `proxy` VXLAN devices do; neither side then needs ARP across the tunnel.
+    await runChecked([
+      ...["ip", "netns", "exec", netns, "bridge", "link", "set", "dev", vxlan],
+      ...["neigh_suppress", "on", "learning", "off"],
+    ]);
+  };
+  /** A port on `vni`'s bridge: one end of a veth pair (the other end in `peerNetns`, or here). */
+  const addPort = async (vni: number, port: string, peer: string, peerNetns?: string) => {
+    await ipn(
+      netns,
+      ...["link", "add", port, "type", "veth", "peer", "name", peer],
+      ...(peerNetns ? ["netns", peerNetns] : []),
+    );
+    // Its link-local address would send from a MAC nobody advertises.
+    await ipn(netns, "link", "set", port, "addrgenmode", "none");
+    await ipn(netns, "link", "set", port, "master", bridgeOf(vni), "mtu", String(mtu), "up");
+    if (!peerNetns) await ipn(netns, "link", "set", peer, "up");
+    macPorts.set(vni, port);
+  };
+
+  await addVni(spec.vni);
+  if (spec.sviCidr) await ipn(netns, "addr", "add", spec.sviCidr, "dev", bridgeOf(spec.vni));
+  let hostNetns: string | undefined;
+  if (spec.host) {
+    // The host behind the VTEP's bridge.
+    const ns = `${netns}h`;
+    await createNetns(ns);
+    fabric.onTeardown(`delete netns ${ns}`, () => deleteNetns(ns));
+    hostNetns = ns;
+    await addPort(spec.vni, "host0", "eth0", ns);
+    await ipn(ns, "link", "set", "eth0", "address", spec.host.mac, "mtu", String(mtu), "up");
+    await ipn(ns, "addr", "add", spec.host.cidr, "dev", "eth0");
+  } else {
+    await addPort(spec.vni, `mp${spec.vni}`, `mq${spec.vni}`);
+  }
+  for (const vni of spec.moreVnis ?? []) {
+    await addVni(vni);
+    await addPort(vni, `mp${vni}`, `mq${vni}`);
+  }
+  for (const vni of macPorts.keys()) {
+    for (const dev of [`vxlan${vni}`, bridgeOf(vni)]) await ipn(netns, "link", "set", dev, "up");
+  }
 
   // FRR's own files: a dir owned by user frr (zebra refuses to run as root).
   // Not under the fabric's dir: temp dirs are 0700 root, and user frr must reach its files.
@@ -202,13 +218,21 @@ export async function startFrrVtep(fabric: Fabric, spec: FrrVtepSpec): Promise<F
     }
     return out.stdout;
   };
+  const addMacs = async (vni: number, macs: string[]) => {
+    const port = macPorts.get(vni);
+    if (!port) throw new Error(`FRR VTEP ${netns} has no VNI ${vni}`);
+    const batch = macs.map((m) => `fdb add ${m} dev ${port} master static`).join("\n") + "\n";
+    const out = await runCommand(["bridge", "-n", netns, "-batch", "-"], { stdin: batch });
+    if (out.code !== 0) throw new Error(`bridge fdb add in ${netns}: ${out.stderr}`);
+  };
   const frr: FrrVtep = {
     netns,
     hostNetns,
     vtepIp: vtep.ip,
-    bridge,
-    vxlan,
+    bridge: bridgeOf(spec.vni),
+    vxlan: `vxlan${spec.vni}`,
     vtysh,
+    addMacs,
     async vtyshJson<T>(command: string) {
       return JSON.parse(await vtysh(`${command} json`)) as T;
     },

@@ -18,8 +18,8 @@ import { type ProbeServer, startProbeServer } from "../fabric/probe.ts";
 import { addUnderlayHost, type UnderlayHost } from "../fabric/underlay_host.ts";
 import type { DemoPod } from "./pods.ts";
 
-/** The off-cluster client's underlay address (above every node's). */
-export const CLIENT_IP = "10.199.0.250";
+/** The off-cluster client's last octet on DC1's underlay segment (above every node's). */
+const CLIENT_HOST = 250;
 /** What every backend pod serves. */
 const HTTP = 80;
 const DNS = 53;
@@ -76,7 +76,9 @@ export async function runServiceMatrix(
   clusterCidr: string,
 ): Promise<{ lab: ServiceLab; matrix: ServiceMatrix }> {
   const servers: ProbeServer[] = [];
-  const client = await addUnderlayHost(fabric, "client", CLIENT_IP);
+  const dc1 = fabric.dcs[0]!;
+  const clientIp = dc1.prefix.replace(/\.0\/24$/, `.${CLIENT_HOST}`);
+  const client = await addUnderlayHost(fabric, "client", clientIp);
   const lab: ServiceLab = {
     client,
     servers,
@@ -88,6 +90,10 @@ export async function runServiceMatrix(
     },
   };
   try {
+    if (dc1.routerIp) {
+      // Two DCs: the client is on DC1's segment and reaches DC2's nodes through the router.
+      await _checked(client.netns, ["ip", "route", "add", "default", "via", dc1.routerIp]);
+    }
     for (const pod of pods) {
       servers.push(
         await startProbeServer({
@@ -117,8 +123,10 @@ export async function runServiceMatrix(
     }));
     for (const node of fabric.nodes) {
       // A node's default route, as every real node has: ClusterIPs are routed by it until
-      // kube-proxy's DNAT, and egress leaves by it.
-      await execInNetns(node.name, ["ip", "route", "replace", "default", "via", CLIENT_IP]);
+      // kube-proxy's DNAT, and egress leaves by it. Two-DC nodes already have theirs (the router).
+      if (!fabric.dcs[node.dc - 1]!.routerIp) {
+        await _checked(node.name, ["ip", "route", "replace", "default", "via", clientIp]);
+      }
       const rules = await kubeProxyRules(services, { node: node.name, clusterCidr });
       await applyKubeProxyRules((argv, stdin) => execInNetns(node.name, argv, { stdin }), rules);
     }
@@ -242,4 +250,10 @@ function _name(netnsPath: string): string {
 
 function _short(netns: string): string {
   return netns.slice(netns.lastIndexOf("-") + 1);
+}
+
+/** Runs argv in netns; throws with its stderr when it fails. */
+async function _checked(netns: string, argv: string[]): Promise<void> {
+  const out = await execInNetns(netns, argv);
+  if (out.code !== 0) throw new Error(`${argv.join(" ")} in ${netns}: ${out.stderr.trim()}`);
 }

@@ -22,25 +22,46 @@ function giveUp(what: string): never {
   throw new Unusual(what);
 }
 
-/** Members of an object, each key looked up in `names`; `read(i)` reads member `i`'s value
- * (-1: a key not in `names`, whose value it must step over). A repeated key gives up. */
-function members(r: JsonReader, names: readonly Uint8Array[], read: (i: number) => void): void {
-  if (r.open(OPEN_OBJECT, CLOSE_OBJECT)) return;
-  let seen = 0;
-  do {
-    const i = r.keyIndex(names);
+/**
+ * The members of an object, each key looked up in `names` (`index` -1: a key not in them,
+ * whose value the caller steps over). A repeated key gives up. A loop over `next()` rather
+ * than a callback per member: one call site per object kind, which the JIT inlines.
+ */
+class Members {
+  index = -1;
+  #seen = 0;
+  #started = false;
+
+  constructor(readonly r: JsonReader, public names: readonly Uint8Array[]) {}
+
+  next(): boolean {
+    const r = this.r;
+    if (!this.#started) {
+      this.#started = true;
+      if (r.open(OPEN_OBJECT, CLOSE_OBJECT)) return false;
+    } else if (!r.more(CLOSE_OBJECT)) return false;
+    const i = r.keyIndex(this.names);
     r.expect(COLON, "':'");
     if (i >= 0) {
-      if (seen & (1 << i)) giveUp("a repeated key");
-      seen |= 1 << i;
+      if (this.#seen & (1 << i)) giveUp("a repeated key");
+      this.#seen |= 1 << i;
     }
-    read(i);
-  } while (r.more(CLOSE_OBJECT));
+    this.index = i;
+    return true;
+  }
 }
 
-function elements(r: JsonReader, read: () => void): void {
-  if (r.open(OPEN_ARRAY, CLOSE_ARRAY)) return;
-  do read(); while (r.more(CLOSE_ARRAY));
+/** The elements of an array, as `Members` goes through an object. */
+class Elements {
+  #started = false;
+
+  constructor(readonly r: JsonReader) {}
+
+  next(): boolean {
+    if (this.#started) return this.r.more(CLOSE_ARRAY);
+    this.#started = true;
+    return !this.r.open(OPEN_ARRAY, CLOSE_ARRAY);
+  }
 }
 
 function str(r: JsonReader): string {
@@ -80,120 +101,110 @@ const PATH = keyNames("nlri", "attrs", "withdrawal");
 const NLRI = keyNames("type", "value");
 const VALUE = keyNames("rd", "etag", "mac", "ip", "labels");
 const RD = keyNames("admin", "assigned");
-const ATTR = keyNames("type");
-// Each used attribute's members, then "type" again (a repeat gives up).
-const REACH = keyNames("nexthop", "type");
-const COMMUNITIES = keyNames("value", "type");
-const PMSI = keyNames("label", "tunnel-id", "type");
+// An attribute's "type" (first, as GoBGP prints it), then the members read of each type.
+const OTHER_ATTR = keyNames("type");
+const REACH = keyNames("type", "nexthop");
+const COMMUNITIES = keyNames("type", "value");
+const PMSI = keyNames("type", "label", "tunnel-id");
 const COMMUNITY = keyNames("type", "subtype", "value", "sequence", "is_sticky");
 
 function readValue(r: JsonReader, f: PathFields): void {
   f.hasValue = true;
-  members(r, VALUE, (i) => {
-    if (i === 0) {
-      members(r, RD, (j) => {
-        if (j === 0) f.rdAdmin = str(r);
-        else if (j === 1) f.rdAssigned = num(r);
+  const m = new Members(r, VALUE);
+  while (m.next()) {
+    if (m.index === 0) {
+      const rd = new Members(r, RD);
+      while (rd.next()) {
+        if (rd.index === 0) f.rdAdmin = str(r);
+        else if (rd.index === 1) f.rdAssigned = num(r);
         else r.skip();
-      });
-    } else if (i === 1) f.etag = num(r);
-    else if (i === 2) f.mac = str(r);
-    else if (i === 3) f.ip = str(r);
-    else if (i === 4) {
-      let first = true;
-      elements(r, () => {
+      }
+    } else if (m.index === 1) f.etag = num(r);
+    else if (m.index === 2) f.mac = str(r);
+    else if (m.index === 3) f.ip = str(r);
+    else if (m.index === 4) {
+      const labels = new Elements(r);
+      for (let first = true; labels.next(); first = false) {
         const n = num(r);
         if (first) f.label = n;
-        first = false;
-      });
+      }
     } else r.skip();
-  });
+  }
 }
 
 function readCommunities(r: JsonReader, f: PathFields): void {
-  elements(r, () => {
+  const list = new Elements(r);
+  while (list.next()) {
     let type: number | undefined;
     let subtype: number | undefined;
     let value: string | undefined;
     let sequence: number | undefined;
     let sticky = false;
-    members(r, COMMUNITY, (i) => {
-      if (i === 0) type = num(r);
-      else if (i === 1) subtype = num(r);
-      else if (i === 2 && r.peek() === QUOTE) value = r.string();
-      else if (i === 3) sequence = num(r);
-      else if (i === 4) sticky = r.boolean();
+    const m = new Members(r, COMMUNITY);
+    while (m.next()) {
+      if (m.index === 0) type = num(r);
+      else if (m.index === 1) subtype = num(r);
+      else if (m.index === 2 && r.peek() === QUOTE) value = r.string();
+      else if (m.index === 3) sequence = num(r);
+      else if (m.index === 4) sticky = r.boolean();
       else r.skip();
-    });
+    }
     if (subtype === 2 && value !== undefined) f.routeTargets.push(value);
     if (type === 6 && subtype === 0 && !f.mobility) {
       f.mobility = { sequence: sequence ?? 0, sticky };
     }
-  });
+  }
 }
 
 /** One attribute: its `type` must come first (as GoBGP prints it); only the first of each
  * used type counts, as in `gobgpPathRoute`. */
 function readAttr(r: JsonReader, f: PathFields): void {
-  if (r.open(OPEN_OBJECT, CLOSE_OBJECT)) giveUp("an attribute without a type");
-  if (r.keyIndex(ATTR) !== 0) giveUp("an attribute whose type is not first");
-  r.expect(COLON, "':'");
+  const m = new Members(r, OTHER_ATTR);
+  if (!m.next() || m.index !== 0) giveUp("an attribute whose type is not first");
   const type = num(r);
-  const first = (type === 14 && !f.seen14) || (type === 16 && !f.seen16) ||
-    (type === 22 && !f.seen22);
-  if (!first) {
-    while (r.more(CLOSE_OBJECT)) {
-      if (r.keyIndex(ATTR) === 0) giveUp("a repeated key");
-      r.expect(COLON, "':'");
-      r.skip();
-    }
-    return;
-  }
-  const names = type === 14 ? REACH : type === 16 ? COMMUNITIES : PMSI;
-  let seen = 0;
-  while (r.more(CLOSE_OBJECT)) {
-    const key = r.keyIndex(names);
-    r.expect(COLON, "':'");
-    if (key === names.length - 1) giveUp("a repeated key");
-    if (key >= 0) {
-      if (seen & (1 << key)) giveUp("a repeated key");
-      seen |= 1 << key;
-    }
-    if (type === 14 && key === 0) f.nextHop = str(r);
-    else if (type === 16 && key === 0) {
+  if (type === 14 && !f.seen14) m.names = REACH;
+  else if (type === 16 && !f.seen16) m.names = COMMUNITIES;
+  else if (type === 22 && !f.seen22) m.names = PMSI;
+  while (m.next()) {
+    const i: number = m.index;
+    if (m.names === REACH && i === 1) f.nextHop = str(r);
+    else if (m.names === COMMUNITIES && i === 1) {
       if (r.peek() !== OPEN_ARRAY) giveUp("communities not a list");
       readCommunities(r, f);
-    } else if (type === 22 && key === 0) f.pmsiLabel = num(r);
-    else if (type === 22 && key === 1) f.tunnelId = str(r);
+    } else if (m.names === PMSI && i === 1) f.pmsiLabel = num(r);
+    else if (m.names === PMSI && i === 2) f.tunnelId = str(r);
     else r.skip();
   }
-  if (type === 14) f.seen14 = true;
-  else if (type === 16) f.seen16 = true;
-  else f.seen22 = true;
+  if (m.names === REACH) f.seen14 = true;
+  else if (m.names === COMMUNITIES) f.seen16 = true;
+  else if (m.names === PMSI) f.seen22 = true;
 }
 
 function readPath(r: JsonReader): PathFields {
   const f = new PathFields();
   if (r.peek() !== OPEN_OBJECT) giveUp("a path that is not an object");
-  members(r, PATH, (i) => {
-    if (i === 0) {
-      members(r, NLRI, (j) => {
-        if (j === 0) f.nlriType = num(r);
-        else if (j === 1) {
+  const m = new Members(r, PATH);
+  while (m.next()) {
+    if (m.index === 0) {
+      const nlri = new Members(r, NLRI);
+      while (nlri.next()) {
+        if (nlri.index === 0) f.nlriType = num(r);
+        else if (nlri.index === 1) {
           if (r.peek() !== OPEN_OBJECT) giveUp("nlri.value is not an object");
           readValue(r, f);
         } else r.skip();
-      });
-    } else if (i === 1) {
+      }
+    } else if (m.index === 1) {
       f.hasAttrs = true;
       if (r.peek() !== OPEN_ARRAY) giveUp("attrs is not a list");
-      elements(r, () => {
+      const attrs = new Elements(r);
+      while (attrs.next()) {
         if (r.peek() !== OPEN_OBJECT) giveUp("an attribute that is not an object");
         readAttr(r, f);
-      });
-    } else if (i === 2) f.withdrawal = r.boolean();
+      }
+    } else if (m.index === 2) f.withdrawal = r.boolean();
     else r.skip();
-  });
+  }
   return f;
 }
 
@@ -257,11 +268,12 @@ export function scanGobgpRib(
       keys.add(key);
       r.expect(COLON, "':'");
       if (r.peek() !== OPEN_ARRAY) return undefined;
-      elements(r, () => {
+      const paths = new Elements(r);
+      while (paths.next()) {
         const route = pathRoute(readPath(r));
         if (route === "other") skipped++;
         else if (route) routes.push(route);
-      });
+      }
     } while (r.more(CLOSE_OBJECT));
     r.end();
     return { routes, skipped };

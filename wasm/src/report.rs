@@ -132,7 +132,7 @@ fn summary(w: &mut JsonWriter, d: &Decoder) {
     w.field_uint("routes_active", d.cp.routes.iter().filter(|r| r.active).count() as u64);
     w.field_uint("flows", d.flows.flows.len() as u64);
     w.field_uint("snapshot_routes", d.snapshot_routes as u64);
-    w.field_uint("withdrawals", d.cp.withdrawals.len() as u64 + d.cp.withdrawals_unlisted + d.cp.withdrawals_dropped);
+    w.field_uint("withdrawals", d.cp.withdrawals_total());
     w.begin_array_field("unknown_route_types");
     for (t, &c) in d.cp.unknown_route_types.iter().enumerate() {
         if c > 0 {
@@ -519,6 +519,9 @@ fn withdrawals(w: &mut JsonWriter, d: &Decoder) {
         w.begin_object();
         w.field_uint("packet", x.pkt);
         w.field_seconds("time", x.ns);
+        w.field_uint("count", x.count);
+        w.field_uint("last_packet", x.last_pkt);
+        w.field_seconds("last_time", x.last_ns);
         w.field_uint("session", (x.holder / 2) as u64);
         w.field_str("direction", dir_name((x.holder % 2) as usize));
         w.field_uint("type", n.route_type as u64);

@@ -331,3 +331,36 @@ Deno.test("verify --rib: a text run's brief report lists only the VTEPs of its r
   const cut = { ...full, routes: full.routes.slice(0, brief.routes.length) };
   assertEquals(renderReport(brief, CAPTURE), renderReport(cut, CAPTURE));
 });
+
+Deno.test("verify --rib: IPv6 addresses, route targets and MAC mobility reach the decoder", async () => {
+  const routes: SnapshotRoute[] = [{
+    type: 2,
+    rd: "64512:7",
+    ethernetTag: 5,
+    mac: "0A-58-0a-1b-01-0a",
+    ip: "fd00::1:2",
+    nextHop: "2001:db8::1",
+    vni: 100,
+    routeTargets: ["64512:100", "10.0.0.1:5", "4200000000:7"],
+    mobility: { sequence: 3, sticky: true },
+  }, {
+    type: 3,
+    rd: "10.0.0.1:3",
+    ethernetTag: 0,
+    originator: "fd00::5",
+    nextHop: "10.1.1.1",
+    pmsiEndpoint: "10.1.1.2",
+    vni: 9,
+    routeTargets: [],
+  }];
+  using file = await Deno.open(CAPTURE);
+  const { report } = await decodeCapture(file, { snapshot: encodeRoutes(routes) });
+  const [mac, imet] = report.routes;
+  assertEquals(
+    [mac!.mac, mac!.ip, mac!.next_hop, mac!.vni, mac!.ethernet_tag, mac!.rd.value],
+    ["0a:58:0a:1b:01:0a", "fd00::1:2", "2001:db8::1", 100, 5, "64512:7"],
+  );
+  assertEquals(mac!.route_targets.length, 3);
+  assertEquals(mac!.mac_mobility, { sequence: 3, sticky: true });
+  assertEquals([imet!.originator, imet!.vtep, imet!.vni], ["fd00::5", "10.1.1.2", 9]);
+});

@@ -219,7 +219,8 @@ Deno.test({
             : `${x.type}`;
         const ours = [
           ...r.routes.flatMap((x) => Array(x.advertisements).fill(key(x))),
-          ...r.withdrawals.map(key),
+          // One entry per withdrawn route and session, standing for `count` withdrawals.
+          ...r.withdrawals.flatMap((x) => Array(x.count).fill(key(x))),
         ].sort();
         assertEquals(ours, theirs);
         // The deleted pod's route was announced before the capture: its withdrawal is listed

@@ -6,8 +6,19 @@
  * crash. tests/verify_operator_fabric_test.ts produces the same outputs live from the programs.
  */
 import { deepStrictEqual as assertEquals, ok } from "node:assert/strict";
-import { loadSnapshot, snapshotRecords } from "../lib/verify/rib/load.ts";
+import {
+  loadSnapshot,
+  parseSnapshot,
+  parseSnapshotBytes,
+  snapshotRecords,
+} from "../lib/verify/rib/load.ts";
+import { parseGobgpRib } from "../lib/verify/rib/gobgp.ts";
+import { encodeRoutes, RouteEncodingError } from "../lib/verify/rib/encode.ts";
+import type { SnapshotRoute } from "../lib/verify/rib/route.ts";
+import { scanGobgpRib } from "../lib/verify/rib/gobgp_scan.ts";
+import { gobgpTable } from "./bench/verify_rib.ts";
 import { decodeCapture } from "../wasm/mod.ts";
+import { renderReport } from "../lib/verify/report_text.ts";
 
 const DIR = new URL("./fixtures/verify/rib/", import.meta.url).pathname;
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
@@ -129,4 +140,227 @@ Deno.test("verify --rib: malformed snapshots are exit 2 naming the file and the 
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("verify --rib: the GoBGP scan gives the routes of the full parse, or leaves it to it", async () => {
+  const bytes = await Deno.readFile(`${DIR}gobgp-global.json`);
+  const text = new TextDecoder().decode(bytes);
+  const table = JSON.parse(text);
+  const generated = JSON.stringify(gobgpTable(200));
+  // Taken by the scan: what GoBGP prints (indented, and compact as the bench writes it), a
+  // key written with an escape, and a first string of two-byte characters (the strings after
+  // it are no longer cut from the text at byte offsets).
+  const escaped = text.replace(`"nlri"`, `"\\u006elri"`);
+  const nonAscii = text.replace(`"single-homed"`, `"single-homed éé"`);
+  for (const doc of [text, JSON.stringify(table), generated, escaped, nonAscii]) {
+    const b = new TextEncoder().encode(doc);
+    const scanned = scanGobgpRib(b, doc);
+    ok(scanned, doc.slice(0, 80));
+    assertEquals(scanned, parseGobgpRib(JSON.parse(doc)));
+  }
+  // Left to the full parse, which gives the same snapshot as ever.
+  const firstKey = Object.keys(table)[0]!;
+  const path = table[firstKey][0];
+  const reordered = structuredClone(table);
+  reordered[firstKey][0].attrs = path.attrs.map((a: Record<string, unknown>) =>
+    Object.fromEntries(Object.entries(a).reverse())
+  );
+  const withdrawn = structuredClone(table);
+  withdrawn[firstKey].push({ ...path, withdrawal: true });
+  const unusual: [string, string][] = [
+    ["attribute type not first", JSON.stringify(reordered)],
+    ["repeated route key", text.replace("{", `{"${firstKey}": [],`)],
+  ];
+  for (const [what, doc] of unusual) {
+    const b = new TextEncoder().encode(doc);
+    assertEquals(scanGobgpRib(b, doc), undefined, what);
+    assertEquals(parseSnapshotBytes("x.json", b), parseSnapshot("x.json", doc), what);
+  }
+  // A withdrawal is not a route, both ways.
+  const w = JSON.stringify(withdrawn);
+  assertEquals(scanGobgpRib(new TextEncoder().encode(w), w), parseGobgpRib(withdrawn));
+});
+
+Deno.test("verify --rib: the GoBGP scan takes no document JSON.parse refuses", () => {
+  const table = JSON.stringify(gobgpTable(2));
+  // Each sample stands for the value of a member the scan steps over ("age").
+  const samples = [
+    "1",
+    "-0.5e+3",
+    '"a\\"b\\u00e9\\n"',
+    "[1, [], {}]",
+    '{"a": null, "b": true}',
+    "01",
+    "1.",
+    "-",
+    "1e",
+    "tru",
+    "nul",
+    "[1,]",
+    '{"a":1,}',
+    "{a: 1}",
+    '{"a" 1}',
+    '"\\x"',
+    '"\\u12g4"',
+    '"tab\there"',
+    "[1 2]",
+    '"open',
+  ];
+  for (const sample of samples) {
+    const doc = table.replace('"age":0', `"age":${sample}`);
+    ok(doc !== table);
+    let valid = true;
+    try {
+      JSON.parse(doc);
+    } catch {
+      valid = false;
+    }
+    const scanned = scanGobgpRib(new TextEncoder().encode(doc), doc);
+    assertEquals(scanned !== undefined, valid, sample);
+  }
+  for (const tail of ["", " \n", " x", "{}"]) {
+    const doc = table + tail;
+    const scanned = scanGobgpRib(new TextEncoder().encode(doc), doc);
+    assertEquals(scanned !== undefined, tail.trim() === "", JSON.stringify(tail));
+  }
+});
+
+Deno.test("verify --rib: addresses, MACs and numbers are encoded or refused by name", () => {
+  const route = (over: Partial<SnapshotRoute>): SnapshotRoute => ({
+    type: 2,
+    rd: "10.199.0.11:0",
+    ethernetTag: 0,
+    mac: "0a:58:0a:1b:01:0a",
+    ip: "10.27.1.10",
+    nextHop: "10.199.0.11",
+    vni: 16,
+    routeTargets: ["64512:100"],
+    ...over,
+  });
+  const refusal = (r: SnapshotRoute): string | undefined => {
+    try {
+      encodeRoutes([r]);
+      return undefined;
+    } catch (e) {
+      ok(e instanceof RouteEncodingError);
+      return e.message;
+    }
+  };
+  const ipv4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
+  for (
+    const a of [
+      "1.2.3.4",
+      "255.255.255.255",
+      "010.0.0.1",
+      "256.1.1.1",
+      "1.2.3",
+      "1.2.3.4.5",
+      "1..2.3",
+      ".1.2.3",
+      "1.2.3.",
+      "1234.1.1.1",
+      "a.b.c.d",
+      "1.2.3.4 ",
+      "",
+    ]
+  ) {
+    const m = ipv4.exec(a);
+    const valid = m !== null && m.slice(1).every((p) => Number(p) <= 255);
+    const why = refusal(route({ nextHop: a }));
+    assertEquals(
+      why,
+      valid
+        ? undefined
+        : `route 1 (type 2, RD 10.199.0.11:0, MAC 0a:58:0a:1b:01:0a): next hop "${a}" is not an IPv4 address`,
+      a,
+    );
+  }
+  const mac = /^([0-9a-fA-F]{2}[:-]){5}[0-9a-fA-F]{2}$/;
+  for (
+    const m of [
+      "0a:58:0A:1b:01:ff",
+      "0a-58-0a-1b-01-0a",
+      "0a:58:0a:1b:01",
+      "0a:58:0a:1b:01:0g",
+      "0a:58:0a:1b:01:0a:",
+      "0a5:8:0a:1b:01:0a",
+      "0a.58.0a.1b.01.0a",
+    ]
+  ) {
+    const why = refusal(route({ mac: m }));
+    assertEquals(why === undefined, mac.test(m), m);
+    if (why) ok(why.endsWith(`MAC "${m}" is not a MAC address`), why);
+  }
+  for (
+    const [rd, valid] of [
+      ["64512:7", true],
+      ["64512:4294967295", true],
+      ["4200000000:65535", true],
+      ["4200000000:65536", false],
+      ["64512:-1", false],
+      ["64512:", false],
+      ["x:1", false],
+      ["10.0.0.1:65536", false],
+    ] as const
+  ) {
+    const why = refusal(route({ rd }));
+    assertEquals(why === undefined, valid, rd);
+    if (why) ok(why.includes(`RD ${rd}, `) && why.includes(`route distinguisher "`), why);
+  }
+});
+
+Deno.test("verify --rib: a text run's brief report lists only the VTEPs of its routes", async () => {
+  // 3,000 routes over 1,500 originators and 500 VTEPs: more than a brief report lists.
+  const doc = JSON.stringify(gobgpTable(3000));
+  const snap = parseSnapshot("generated.json", doc);
+  const snapshot = snapshotRecords([snap]);
+  const decode = async (brief: boolean) => {
+    using file = await Deno.open(CAPTURE);
+    return (await decodeCapture(file, { snapshot, brief, timeline: !brief })).report;
+  };
+  const full = await decode(false);
+  const brief = await decode(true);
+  ok(brief.vteps.length < full.vteps.length, `${brief.vteps.length} VTEPs`);
+  ok(brief.segments.length < full.segments.length, `${brief.segments.length} segments`);
+  // Each VTEP listed has all its routes counted.
+  for (const v of brief.vteps) {
+    assertEquals(v, full.vteps.find((x) => x.address === v.address));
+  }
+  // A brief report lists the first routes only, and so the VTEPs and segments of those.
+  ok(brief.routes.length < full.routes.length);
+  const cut = { ...full, routes: full.routes.slice(0, brief.routes.length) };
+  assertEquals(renderReport(brief, CAPTURE), renderReport(cut, CAPTURE));
+});
+
+Deno.test("verify --rib: IPv6 addresses, route targets and MAC mobility reach the decoder", async () => {
+  const routes: SnapshotRoute[] = [{
+    type: 2,
+    rd: "64512:7",
+    ethernetTag: 5,
+    mac: "0A-58-0a-1b-01-0a",
+    ip: "fd00::1:2",
+    nextHop: "2001:db8::1",
+    vni: 100,
+    routeTargets: ["64512:100", "10.0.0.1:5", "4200000000:7"],
+    mobility: { sequence: 3, sticky: true },
+  }, {
+    type: 3,
+    rd: "10.0.0.1:3",
+    ethernetTag: 0,
+    originator: "fd00::5",
+    nextHop: "10.1.1.1",
+    pmsiEndpoint: "10.1.1.2",
+    vni: 9,
+    routeTargets: [],
+  }];
+  using file = await Deno.open(CAPTURE);
+  const { report } = await decodeCapture(file, { snapshot: encodeRoutes(routes) });
+  const [mac, imet] = report.routes;
+  assertEquals(
+    [mac!.mac, mac!.ip, mac!.next_hop, mac!.vni, mac!.ethernet_tag, mac!.rd.value],
+    ["0a:58:0a:1b:01:0a", "fd00::1:2", "2001:db8::1", 100, 5, "64512:7"],
+  );
+  assertEquals(mac!.route_targets.length, 3);
+  assertEquals(mac!.mac_mobility, { sequence: 3, sticky: true });
+  assertEquals([imet!.originator, imet!.vtep, imet!.vni], ["fd00::5", "10.1.1.2", 9]);
 });

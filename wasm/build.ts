@@ -28,6 +28,8 @@ export function rustcArgs(wasmDir: string, outFile: string): string[] {
     "--target=wasm32-unknown-unknown",
     "-Copt-level=3",
     "-Cpanic=abort",
+    // memcpy as the memory.copy instruction, not a byte loop from compiler_builtins.
+    "-Ctarget-feature=+bulk-memory",
     "-Ccodegen-units=1",
     "-Clto=fat",
     "-Cdebuginfo=0",

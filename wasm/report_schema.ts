@@ -247,6 +247,9 @@ const Route = z.object({
 const Withdrawal = z.object({
   packet: uint,
   time,
+  count: uint,
+  last_packet: uint,
+  last_time: time,
   session: uint,
   direction,
   type: uint,

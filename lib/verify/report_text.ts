@@ -151,18 +151,25 @@ export function withdrawalName(w: VerifyWithdrawal): string {
   return `${w.type_name} ${what}  RD ${w.rd.value}${tag}`;
 }
 
+/** When a withdrawal entry was seen: its packet, or its first and last and how many times. */
+export function withdrawalPackets(w: VerifyWithdrawal): string {
+  return w.count > 1 ? `pkts ${w.packet}-${w.last_packet} (${w.count} times)` : `pkt ${w.packet}`;
+}
+
 function withdrawals(r: VerifyReport): string[] {
   const out = [`Withdrawals (${r.summary.withdrawals})`];
-  for (const w of r.withdrawals.slice(0, TEXT_LIMITS.withdrawals)) {
+  const shown = r.withdrawals.slice(0, TEXT_LIMITS.withdrawals);
+  for (const w of shown) {
     const where = w.vtep !== null
       ? `VTEP ${w.vtep} VNI ${w.vni}`
       : "VTEP and VNI unknown (announced before the capture)";
     const note = w.matched ? "" : "  (not advertised by this session in the capture)";
     out.push(
-      `  pkt ${w.packet} session #${w.session}: ${withdrawalName(w)}  ${where}${note}`,
+      `  ${withdrawalPackets(w)} session #${w.session}: ${withdrawalName(w)}  ${where}${note}`,
     );
   }
-  out.push(...more(r.summary.withdrawals, Math.min(r.withdrawals.length, TEXT_LIMITS.withdrawals)));
+  // Counted in withdrawals: each entry stands for `count` of them.
+  out.push(...more(r.summary.withdrawals, shown.reduce((n, w) => n + w.count, 0)));
   return out;
 }
 

@@ -132,7 +132,7 @@ fn summary(w: &mut JsonWriter, d: &Decoder) {
     w.field_uint("routes_active", d.cp.routes.iter().filter(|r| r.active).count() as u64);
     w.field_uint("flows", d.flows.flows.len() as u64);
     w.field_uint("snapshot_routes", d.snapshot_routes as u64);
-    w.field_uint("withdrawals", d.cp.withdrawals.len() as u64 + d.cp.withdrawals_unlisted + d.cp.withdrawals_dropped);
+    w.field_uint("withdrawals", d.cp.withdrawals_total());
     w.begin_array_field("unknown_route_types");
     for (t, &c) in d.cp.unknown_route_types.iter().enumerate() {
         if c > 0 {
@@ -276,10 +276,25 @@ struct VtepCounts {
 }
 
 fn vteps(w: &mut JsonWriter, d: &Decoder) {
-    // VTEPs in first-seen order (routes, then flows), counted in one pass each.
+    // VTEPs in first-seen order (routes, then flows), counted in one pass each. A brief
+    // report lists only the VTEPs of the routes it lists (the text report groups those by
+    // VTEP); a 100,000-route snapshot may name 50,000 VTEPs, whose JSON was 12 MB.
     let mut index = crate::util::index_map::IndexMap::new(1 << 20);
     let mut counts: Vec<VtepCounts> = Vec::new();
+    if d.opts.brief {
+        for r in d.cp.routes.iter().take(crate::decoder::BRIEF_ROUTES) {
+            if let Some((_, true)) = index.find_or_insert(VtepKey(r.vtep())) {
+                if !crate::util::bounded::try_push(&mut counts, VtepCounts::default(), 1 << 20) {
+                    break;
+                }
+            }
+        }
+    }
+    let brief = d.opts.brief;
     let mut slot = |v: [u8; 16], counts: &mut Vec<VtepCounts>| -> Option<usize> {
+        if brief {
+            return index.find(&VtepKey(v)).map(|id| id as usize);
+        }
         let (id, new) = index.find_or_insert(VtepKey(v))?;
         if new && !crate::util::bounded::try_push(counts, VtepCounts::default(), 1 << 20) {
             return None;
@@ -319,6 +334,9 @@ fn vteps(w: &mut JsonWriter, d: &Decoder) {
     w.end_array();
     w.begin_array_field("segments");
     for s in d.cp.segments.iter() {
+        if brief && index.find(&VtepKey(s.vtep)).is_none() {
+            continue;
+        }
         w.begin_object();
         w.field_ip("vtep", &s.vtep);
         w.field_uint("vni", s.vni as u64);
@@ -501,6 +519,9 @@ fn withdrawals(w: &mut JsonWriter, d: &Decoder) {
         w.begin_object();
         w.field_uint("packet", x.pkt);
         w.field_seconds("time", x.ns);
+        w.field_uint("count", x.count);
+        w.field_uint("last_packet", x.last_pkt);
+        w.field_seconds("last_time", x.last_ns);
         w.field_uint("session", (x.holder / 2) as u64);
         w.field_str("direction", dir_name((x.holder % 2) as usize));
         w.field_uint("type", n.route_type as u64);

@@ -1,10 +1,11 @@
 /**
- * The withdrawals: one row per withdrawn EVPN NLRI with what it named (type, RD, Ethernet tag,
- * MAC/IP or originator) and, when the route it withdrew was known (advertised earlier in the
- * capture or in a `--rib` snapshot), that route's VTEP and VNI.
+ * The withdrawals: one row per withdrawn EVPN NLRI and session (its first and last withdrawal
+ * and how many) with what it named (type, RD, Ethernet tag, MAC/IP or originator) and, when the
+ * route it withdrew was known (advertised earlier in the capture or in a `--rib` snapshot), that
+ * route's VTEP and VNI.
  */
 import type { VerifyReport } from "../../../wasm/mod.ts";
-import { withdrawalName } from "../report_text.ts";
+import { withdrawalName, withdrawalPackets } from "../report_text.ts";
 import { html, type SafeHtml } from "./escape.ts";
 import { count, isoTime, offset } from "./format.ts";
 
@@ -19,7 +20,9 @@ export function renderWithdrawals(report: VerifyReport): SafeHtml {
     const vteps = w.vtep === null ? "" : w.vtep;
     return html`
       <tr data-vteps="${vteps}" data-kind="withdrawal">
-        <td class="num" title="${isoTime(w.time)} (${offset(report, w.time)})">${w.packet}</td>
+        <td class="num" title="${isoTime(w.time)} (${offset(report, w.time)})${w.count > 1
+          ? ` .. ${isoTime(w.last_time)} (${offset(report, w.last_time)})`
+          : ""}">${withdrawalPackets(w)}</td>
         <td class="num">#${w.session}</td>
         <td class="mono">${withdrawalName(w)}</td>
         <td class="mono">${w.vtep ?? "unknown"}</td>
@@ -32,13 +35,15 @@ export function renderWithdrawals(report: VerifyReport): SafeHtml {
       </tr>
     `;
   });
-  const more = report.summary.withdrawals - Math.min(list.length, WITHDRAWALS_LIMIT);
+  // Withdrawals, not rows: each row stands for `count` of them.
+  const more = report.summary.withdrawals -
+    list.slice(0, WITHDRAWALS_LIMIT).reduce((n, w) => n + w.count, 0);
   return html`
     <div class="table-wrap">
       <table id="withdrawals">
         <thead>
           <tr>
-            <th>pkt</th>
+            <th>pkts</th>
             <th>session</th>
             <th>route (type, what, RD, tag)</th>
             <th>VTEP</th>

@@ -10,6 +10,7 @@
  */
 import { isBagpipeLookingGlass, parseBagpipeLookingGlass } from "./bagpipe.ts";
 import { isGobgpRib, parseGobgpRib } from "./gobgp.ts";
+import { scanGobgpRib } from "./gobgp_scan.ts";
 import { isFrrEvpn, parseFrrEvpn } from "./frr.ts";
 import { type Snapshot, SnapshotError, type SnapshotFormat, type SnapshotRoute } from "./route.ts";
 import { encodeRoutes, RouteEncodingError } from "./encode.ts";
@@ -57,21 +58,33 @@ export function parseSnapshot(file: string, text: string): Snapshot {
 }
 
 /**
+ * Parses a snapshot file's bytes: a GoBGP table by the fast scan (gobgp_scan.ts), anything
+ * else — and any GoBGP table the scan does not take — by `parseSnapshot`.
+ * @throws SnapshotError naming `file` and what is wrong.
+ */
+export function parseSnapshotBytes(file: string, bytes: Uint8Array): Snapshot {
+  const text = new TextDecoder().decode(bytes);
+  const scanned = scanGobgpRib(bytes, text);
+  if (scanned) return { file, format: "gobgp", ...scanned };
+  return parseSnapshot(file, text);
+}
+
+/**
  * Reads and parses one snapshot file.
  * @throws SnapshotError naming the file and what is wrong (unreadable, not JSON, unknown format,
  * a route that is not what the program prints).
  */
 export async function loadSnapshot(file: string): Promise<Snapshot> {
-  let text: string;
+  let bytes: Uint8Array;
   try {
     const info = await Deno.stat(file);
     if (!info.isFile) throw new Error("not a regular file");
     if (info.size > MAX_SNAPSHOT_BYTES) throw new Error(`larger than ${MAX_SNAPSHOT_BYTES} bytes`);
-    text = await Deno.readTextFile(file);
+    bytes = await Deno.readFile(file);
   } catch (e) {
     throw new SnapshotError(file, `cannot be read: ${(e as Error).message}`);
   }
-  return parseSnapshot(file, text);
+  return parseSnapshotBytes(file, bytes);
 }
 
 /**

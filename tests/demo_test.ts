@@ -332,7 +332,7 @@ Deno.test("ConflistRunner.findPlugin() says which CNI_PATH it searched", async (
 Deno.test("readVerifyOutput() reports what verify said and never invents a verdict", async (t) => {
   const report = (consistent: boolean, errors: number) =>
     JSON.stringify({
-      schema: "bagpipe-cni.verify/1",
+      schema: "bagpipe-cni.verify/2",
       summary: { consistent, errors, warnings: 1, sessions: 2, routes: 6, flows: 12 },
       findings: [{ severity: "warning", kind: "flow_before_route", vni: 90 }],
     });

@@ -60,7 +60,7 @@ Deno.test("verify command: --json output validates against the schema", async ()
   ]);
   assertEquals(code, 1);
   const report = validateReport(JSON.parse(stdout));
-  assertEquals(report.schema, "bagpipe-cni.verify/1");
+  assertEquals(report.schema, "bagpipe-cni.verify/2");
   assertEquals(report.options, { vxlan_ports: [4789, 8472], underlay_mtu: 9000 });
   assertEquals(report.summary.errors, 2);
 });

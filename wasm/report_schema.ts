@@ -1,5 +1,5 @@
 /**
- * The verify report as produced by the decoder (`schema: "bagpipe-cni.verify/1"`), as a shape
+ * The verify report as produced by the decoder (`schema: "bagpipe-cni.verify/2"`), as a shape
  * used to validate what the WebAssembly module returns. The field-by-field documentation is
  * lib/verify/SCHEMA.md; keep both in step with wasm/src/report.rs.
  */
@@ -12,7 +12,7 @@ const time = z.num;
 const direction = z.enum(["client_to_server", "server_to_client"]);
 
 /** Version tag this schema describes. */
-export const REPORT_SCHEMA_VERSION = "bagpipe-cni.verify/1";
+export const REPORT_SCHEMA_VERSION = "bagpipe-cni.verify/2";
 
 /** Finding kinds, in code order. */
 export const FINDING_KINDS = [

@@ -12,7 +12,7 @@ use crate::util::json::JsonWriter;
 use crate::wire::capture::Format;
 
 /// Version tag of the document; bump on incompatible changes.
-pub const SCHEMA: &str = "bagpipe-cni.verify/1";
+pub const SCHEMA: &str = "bagpipe-cni.verify/2";
 
 /// Writes the whole report.
 pub fn write(d: &Decoder) -> JsonWriter {

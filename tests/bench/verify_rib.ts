@@ -40,9 +40,11 @@ export function gobgpTable(routes: number): Record<string, unknown[]> {
       "source-id": vtep,
       "neighbor-ip": vtep,
     }];
-    const orig = `10.${(i >> 16) & 0xff}.${(i >> 8) & 0xff}.${i & 0xff}`;
-    const mvalue = { rd: { type: 1, admin: orig, assigned: 0 }, etag: i, ip: orig };
-    table[`[type:multicast][rd:${orig}:0][etag:${i}][ip:${orig}]`] = [{
+    // One inclusive-multicast route per (VTEP, instance): 100 instances on each of the 500 VTEPs.
+    const orig = vtep;
+    const instance = Math.floor(i / 500);
+    const mvalue = { rd: { type: 1, admin: orig, assigned: instance }, etag: 0, ip: orig };
+    table[`[type:multicast][rd:${orig}:${instance}][etag:0][ip:${orig}]`] = [{
       nlri: { type: 3, value: mvalue },
       age: 0,
       best: true,

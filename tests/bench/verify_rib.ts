@@ -12,15 +12,15 @@ function hex2(n: number): string {
   return (n & 0xff).toString(16).padStart(2, "0");
 }
 
-/** A GoBGP EVPN table of `routes` routes (half type 2, half type 3), as GoBGP prints it. */
-export function gobgpTable(routes: number): Record<string, unknown[]> {
+/** A GoBGP EVPN table of `routes` routes (half type 2, half type 3) over `vteps` VTEPs, as GoBGP prints it. */
+export function gobgpTable(routes: number, vteps = 500): Record<string, unknown[]> {
   const table: Record<string, unknown[]> = {};
   const ext = {
     type: 16,
     value: [{ type: 3, subtype: 12, tunnel_type: 8 }, { type: 0, subtype: 2, value: "64512:100" }],
   };
   for (let i = 0; i < routes / 2; i++) {
-    const vtep = `10.${200 + (i % 500 >> 8)}.${(i % 500) & 0xff}.1`;
+    const vtep = `10.${200 + (i % vteps >> 8)}.${(i % vteps) & 0xff}.1`;
     const rd = { type: 1, admin: vtep, assigned: i % 16 };
     const mac = `0a:58:${hex2(i >> 24)}:${hex2(i >> 16)}:${hex2(i >> 8)}:${hex2(i)}`;
     const ip = `10.${(i >> 16) & 0xff}.${(i >> 8) & 0xff}.${i & 0xff}`;
@@ -40,9 +40,10 @@ export function gobgpTable(routes: number): Record<string, unknown[]> {
       "source-id": vtep,
       "neighbor-ip": vtep,
     }];
-    // One inclusive-multicast route per (VTEP, instance): 100 instances on each of the 500 VTEPs.
+    // One inclusive-multicast route per (VTEP, instance): 100,000 routes give 100 instances on each
+    // of 500 VTEPs.
     const orig = vtep;
-    const instance = Math.floor(i / 500);
+    const instance = Math.floor(i / vteps);
     const mvalue = { rd: { type: 1, admin: orig, assigned: instance }, etag: 0, ip: orig };
     table[`[type:multicast][rd:${orig}:${instance}][etag:0][ip:${orig}]`] = [{
       nlri: { type: 3, value: mvalue },

@@ -30,8 +30,9 @@ export function podRoutes(ipam: Result): ResultRoute[] {
 }
 
 /**
- * ADD: IPAM (while arp_notify is turned on in the pod) → the veth pair, made, addressed and routed
- * by one `ip` process → state record → attach on the fabric. Every step registers its undo; a
+ * ADD: IPAM (while arp_notify is turned on in the pod, and the backend connects to its daemon) →
+ * the network's devices when missing → the veth pair, made in the bridge, addressed and routed by
+ * one `ip` process → state record → attach on the fabric. Every step registers its undo; a
  * failure undoes all earlier steps and reports the original error.
  */
 export async function cmdAdd(ctx: CommandContext): Promise<Result> {
@@ -51,10 +52,10 @@ export async function cmdAdd(ctx: CommandContext): Promise<Result> {
   try {
     // The veth's host name and the pod's MAC come from the address, so IPAM goes first; the one
     // thing that needs no address (a sysctl in the pod) runs alongside it.
-    const [ipamDone, arpNotifyDone] = await Promise.allSettled([
-      ipamAdd(ctx),
-      enableArpNotify(env.netns),
-    ]);
+    const ipamRunning = ipamAdd(ctx), arpNotifyRunning = enableArpNotify(env.netns);
+    // Both processes are started: the backend's own set-up runs while they do.
+    ctx.backend.prepare();
+    const [ipamDone, arpNotifyDone] = await Promise.allSettled([ipamRunning, arpNotifyRunning]);
     if (ipamDone.status === "fulfilled") {
       rollback.push(`IPAM lease (${conf.ipam.type})`, () => ipamDel(ctx));
     }
@@ -83,19 +84,6 @@ export async function cmdAdd(ctx: CommandContext): Promise<Result> {
       await deleteLink(hostVeth);
     }
     const routes = podRoutes(ipam);
-    // Registered first: a batch that fails half-way may have made the pair already.
-    rollback.push(`veth "${hostVeth}" of ${env.ifname}`, () => deleteLink(hostVeth));
-    await createPodInterface({
-      hostVeth,
-      ifname: env.ifname,
-      netns: env.netns,
-      mtu: conf.mtu,
-      mac: podMac,
-      addresses: ipam.ips.map((ip) => ip.address),
-      routes,
-    });
-    lap("veth");
-
     const record: AttachmentRecord = {
       containerId: env.containerId,
       ifname: env.ifname,
@@ -121,8 +109,27 @@ export async function cmdAdd(ctx: CommandContext): Promise<Result> {
       ipam: conf.ipam,
       createdAt: new Date().toISOString(),
     };
-    // Recorded before the attach, so a DEL or GC after a crash still finds what to withdraw.
-    saveAttachment(conf.stateDir, record);
+    // The daemon it goes to (pinged only when it may have restarted: then resynced), then the
+    // network's devices, so the veth is made plugged into its bridge.
+    const identity = await ctx.backend.identityFor(record);
+    const bridge = await ctx.backend.bridgeFor(record);
+    // Registered first: a batch that fails half-way may have made the pair already.
+    rollback.push(`veth "${hostVeth}" of ${env.ifname}`, () => deleteLink(hostVeth));
+    await createPodInterface({
+      hostVeth,
+      ifname: env.ifname,
+      netns: env.netns,
+      mtu: conf.mtu,
+      mac: podMac,
+      addresses: ipam.ips.map((ip) => ip.address),
+      routes,
+      bridge,
+    });
+    lap("veth");
+
+    // Recorded once, before the attach, so a DEL or GC after a crash still finds what to
+    // withdraw; with the identity the attach goes to (a restart since is the next ADD's resync).
+    saveAttachment(conf.stateDir, { ...record, daemonIdentity: identity });
     rollback.push(
       "attachment record",
       () => Promise.resolve(removeAttachment(conf.stateDir, env.containerId, env.ifname)),
@@ -135,11 +142,9 @@ export async function cmdAdd(ctx: CommandContext): Promise<Result> {
       () => ctx.backend.detach(record),
       { holdsOlder: true },
     );
-    const identity = await ctx.backend.attach(record);
-    if (identity !== undefined) {
-      saveAttachment(conf.stateDir, { ...record, daemonIdentity: identity });
-      lap("attach");
-    }
+    lap("record");
+    await ctx.backend.attach(record);
+    if (identity !== undefined) lap("attach");
     rollback.commit();
 
     const result: Result = {
@@ -170,6 +175,8 @@ export async function cmdAdd(ctx: CommandContext): Promise<Result> {
       );
     }
     throw e;
+  } finally {
+    ctx.backend.release();
   }
 }
 

@@ -52,10 +52,12 @@ export async function cmdAdd(ctx: CommandContext): Promise<Result> {
   try {
     // The veth's host name and the pod's MAC come from the address, so IPAM goes first; the one
     // thing that needs no address (a sysctl in the pod) runs alongside it.
-    const ipamRunning = ipamAdd(ctx), arpNotifyRunning = enableArpNotify(env.netns);
-    // Both processes are started: the backend's own set-up runs while they do.
-    ctx.backend.prepare();
-    const [ipamDone, arpNotifyDone] = await Promise.allSettled([ipamRunning, arpNotifyRunning]);
+    // The backend's own set-up (its daemon's connection) runs once IPAM has its config, while
+    // it works: synchronous work before that would delay IPAM's start by as much.
+    const [ipamDone, arpNotifyDone] = await Promise.allSettled([
+      ipamAdd(ctx, () => ctx.backend.prepare()),
+      enableArpNotify(env.netns),
+    ]);
     if (ipamDone.status === "fulfilled") {
       rollback.push(`IPAM lease (${conf.ipam.type})`, () => ipamDel(ctx));
     }

@@ -516,6 +516,99 @@ function _hangUpServer(): { url: string; close: () => Promise<void> } {
   };
 }
 
+/**
+ * A daemon on 127.0.0.1 that drops its first `drops` connections unanswered (as a daemon that
+ * restarted drops what its old process had accepted) and answers every later one with IDENTITY.
+ */
+function _droppingServer(
+  drops: number,
+): { url: string; accepted: () => number; close: () => Promise<void> } {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  let accepted = 0;
+  const answer = "HTTP/1.0 200 OK\r\nContent-Type: application/json\r\n" +
+    `Content-Length: ${IDENTITY.length}\r\n\r\n${IDENTITY}`;
+  const accepting = (async () => {
+    for await (const conn of listener) {
+      if (accepted++ >= drops) {
+        await conn.read(new Uint8Array(4096)).catch(() => null);
+        await conn.write(new TextEncoder().encode(answer)).catch(() => 0);
+      }
+      conn.close();
+    }
+  })();
+  return {
+    url: `http://127.0.0.1:${listener.addr.port}`,
+    accepted: () => accepted,
+    close: async () => {
+      listener.close();
+      await accepting.catch(() => {});
+    },
+  };
+}
+
+Deno.test({
+  name: "BagpipeClient: a connection opened ahead",
+  permissions: { net: ["127.0.0.1"] },
+  async fn(t) {
+    await t.step("carries the next call, and only that one", async () => {
+      const server = _droppingServer(0);
+      try {
+        const client = new BagpipeClient(server.url, { timeoutMs: 2000 });
+        client.connectAhead();
+        assert.equal(await client.ping(), IDENTITY);
+        assert.equal(server.accepted(), 1, "the call used the connection opened ahead");
+        assert.equal(await client.ping(), IDENTITY);
+        assert.equal(server.accepted(), 2);
+      } finally {
+        await server.close();
+      }
+    });
+
+    await t.step("dropped before any answer is replaced once by a fresh one", async () => {
+      const server = _droppingServer(1);
+      try {
+        const client = new BagpipeClient(server.url, { timeoutMs: 2000 });
+        client.connectAhead();
+        assert.equal(await client.ping(), IDENTITY);
+        assert.equal(server.accepted(), 2);
+      } finally {
+        await server.close();
+      }
+    });
+
+    await t.step("dropped, then the fresh one dropped too: unreachable", async () => {
+      const server = _droppingServer(2);
+      try {
+        const client = new BagpipeClient(server.url, { timeoutMs: 2000 });
+        client.connectAhead();
+        assert.equal((await _failure(() => client.ping())).failure, "unreachable");
+        assert.equal(server.accepted(), 2, "one retry, no more");
+      } finally {
+        await server.close();
+      }
+    });
+
+    await t.step("to a closed port: the call reports unreachable", async () => {
+      const client = new BagpipeClient(`http://127.0.0.1:${_closedPort()}`, { timeoutMs: 2000 });
+      client.connectAhead();
+      assert.equal((await _failure(() => client.ping())).failure, "unreachable");
+    });
+
+    await t.step("unused, is closed by release() (no leaked resource)", async () => {
+      const server = _droppingServer(0);
+      try {
+        const client = new BagpipeClient(server.url, { timeoutMs: 2000 });
+        client.connectAhead();
+        client.release();
+        // Let the connect finish, so release() closes it before the sanitizer looks.
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      } finally {
+        await server.close();
+      }
+    });
+  },
+});
+
 /** A loopback port with nothing listening (bound, then released). */
 function _closedPort(): number {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });

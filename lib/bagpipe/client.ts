@@ -27,7 +27,7 @@ import {
   type DaemonCall,
   fetchExchange,
 } from "./transport.ts";
-import { closeAhead, connectAhead, type Exchange, socketExchange } from "./http_exchange.ts";
+import { type Exchange, socketExchange } from "./http_exchange.ts";
 
 /** Default time budget of one call; attach measured 0.07-0.5 s on a loaded 2-core node. */
 export const DEFAULT_TIMEOUT_MS = 5000;
@@ -78,10 +78,6 @@ export class BagpipeClient {
   readonly baseUrl: URL;
   readonly #timeoutMs: number;
   readonly #exchange: Exchange;
-  /** Injected fetch: no socket of ours to open ahead. */
-  readonly #viaFetch: boolean;
-  /** A connection opened ahead, for the next call. */
-  #ahead: Promise<Deno.Conn> | undefined;
 
   /** @throws {TypeError} when baseUrl is not an http(s) URL or timeoutMs is not positive. */
   constructor(baseUrl: string, opts: BagpipeClientOptions = {}) {
@@ -94,22 +90,6 @@ export class BagpipeClient {
     this.baseUrl = url;
     this.#timeoutMs = _checkTimeout(opts.timeoutMs ?? DEFAULT_TIMEOUT_MS);
     this.#exchange = opts.fetch ? fetchExchange(opts.fetch) : socketExchange;
-    this.#viaFetch = opts.fetch !== undefined;
-  }
-
-  /**
-   * Opens the next call's connection now, so connecting overlaps other work (the plugin's IPAM).
-   * Call {@link release} when no call may follow.
-   */
-  connectAhead(): void {
-    if (this.#viaFetch || this.#ahead) return;
-    this.#ahead = connectAhead(this.baseUrl);
-  }
-
-  /** Closes the connection opened ahead, when no call used it. */
-  release(): void {
-    if (this.#ahead) closeAhead(this.#ahead);
-    this.#ahead = undefined;
   }
 
   /**
@@ -240,9 +220,7 @@ export class BagpipeClient {
       const context = callContext(this.baseUrl, call);
       return Promise.reject(new BagpipeError("rejected", context, wire.problems.join("; ")));
     }
-    const connection = this.#ahead;
-    this.#ahead = undefined;
-    return callDaemon(this.#exchange, this.baseUrl, { ...call, body: wire?.body, connection });
+    return callDaemon(this.#exchange, this.baseUrl, { ...call, body: wire?.body });
   }
 
   /** Like #send, but a looking-glass "No such looking glass object" 404 gives null. */

@@ -14,8 +14,6 @@ export interface HttpRequest {
   body?: string;
   /** Aborting it closes the connection; the exchange then rejects. */
   signal: AbortSignal;
-  /** A connection opened ahead (see connectAhead), used instead of connecting now. */
-  connection?: Promise<Deno.Conn>;
 }
 
 /** The status line and the one header the client reads. */
@@ -42,64 +40,16 @@ const HEAD_END = [13, 10, 13, 10];
 /** Largest status line plus headers accepted (the daemon sends ~150 bytes). */
 const MAX_HEAD_BYTES = 64 * 1024;
 
-/**
- * Starts connecting to the server of `url` now, for a request made later (the plugin connects
- * while IPAM runs). A failure surfaces when the request uses it.
- */
-export function connectAhead(url: URL): Promise<Deno.Conn> {
+/** {@link Exchange} over `Deno.connect` (`Deno.connectTls` for https), one connection per call. */
+export const socketExchange: Exchange = async (request, onHead, maxBodyBytes) => {
+  const { url, signal } = request;
   const tls = url.protocol === "https:";
   const options = {
     hostname: url.hostname.replace(/^\[(.*)\]$/, "$1"),
     port: Number(url.port || (tls ? 443 : 80)),
   };
   const connecting: Promise<Deno.Conn> = tls ? Deno.connectTls(options) : Deno.connect(options);
-  // Not an unhandled rejection while nobody waits on it yet.
-  connecting.catch(() => {});
-  return connecting;
-}
-
-/** Closes a connection opened ahead that no request used. */
-export function closeAhead(connection: Promise<Deno.Conn>): void {
-  connection.then(_close, () => {});
-}
-
-function _close(conn: Deno.Conn): void {
-  try {
-    conn.close();
-  } catch {
-    // already closed
-  }
-}
-
-/**
- * {@link Exchange} over `Deno.connect` (`Deno.connectTls` for https), one connection per call.
- * A connection opened ahead that fails before any answer (the daemon restarted or dropped it
- * while it waited) is replaced once by a fresh one: nothing was answered, and the daemon's
- * calls may be repeated (an identical attach or detach is answered like the first).
- */
-export const socketExchange: Exchange = async (request, onHead, maxBodyBytes) => {
-  if (request.connection) {
-    let answered = false;
-    try {
-      return await _exchangeOver(request.connection, request, (head) => {
-        answered = true;
-        onHead(head);
-      }, maxBodyBytes);
-    } catch (e) {
-      if (answered || request.signal.aborted) throw e;
-    }
-  }
-  return await _exchangeOver(connectAhead(request.url), request, onHead, maxBodyBytes);
-};
-
-async function _exchangeOver(
-  connecting: Promise<Deno.Conn>,
-  request: HttpRequest,
-  onHead: (head: HttpHead) => void,
-  maxBodyBytes: number,
-): Promise<string> {
-  const { signal } = request;
-  const conn = await _untilAborted(connecting, signal, _close);
+  const conn = await _untilAborted(connecting, signal, (late) => late.close());
   const close = () => {
     try {
       conn.close();
@@ -130,7 +80,7 @@ async function _exchangeOver(
     signal.removeEventListener("abort", close);
     close();
   }
-}
+};
 
 function _requestText(request: HttpRequest): string {
   const { method, url, headers, body } = request;

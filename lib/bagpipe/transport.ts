@@ -17,8 +17,6 @@ export interface DaemonCall {
   subject: string;
   /** Time budget for the whole exchange, body included. */
   timeoutMs: number;
-  /** A connection opened ahead for this call (socket exchange only). */
-  connection?: Promise<Deno.Conn>;
 }
 
 /** A 2xx JSON answer: the body as text (for integers beyond 2^53) and decoded. */
@@ -83,7 +81,6 @@ export async function callDaemon(
         headers: { "Accept": "application/json", "Content-Type": "application/json" },
         body: call.body === undefined ? undefined : JSON.stringify(call.body),
         signal,
-        connection: call.connection,
       },
       (head) => {
         status = head.status;

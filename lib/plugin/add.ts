@@ -30,7 +30,7 @@ export function podRoutes(ipam: Result): ResultRoute[] {
 }
 
 /**
- * ADD: IPAM (while arp_notify is turned on in the pod, and the backend connects to its daemon) →
+ * ADD: IPAM (while arp_notify is turned on in the pod, and the backend checks its daemon) →
  * the network's devices when missing → the veth pair, made in the bridge, addressed and routed by
  * one `ip` process → state record → attach on the fabric. Every step registers its undo; a
  * failure undoes all earlier steps and reports the original error.
@@ -52,7 +52,7 @@ export async function cmdAdd(ctx: CommandContext): Promise<Result> {
   try {
     // The veth's host name and the pod's MAC come from the address, so IPAM goes first; the one
     // thing that needs no address (a sysctl in the pod) runs alongside it.
-    // The backend's own set-up (its daemon's connection) runs once IPAM has its config, while
+    // The backend's own set-up (its daemon's restart check) runs once IPAM has its config, while
     // it works: synchronous work before that would delay IPAM's start by as much.
     const [ipamDone, arpNotifyDone] = await Promise.allSettled([
       ipamAdd(ctx, () => ctx.backend.prepare()),
@@ -177,8 +177,6 @@ export async function cmdAdd(ctx: CommandContext): Promise<Result> {
       );
     }
     throw e;
-  } finally {
-    ctx.backend.release();
   }
 }
 

@@ -91,16 +91,9 @@ export class BagpipeBackend implements Backend {
   }
 
   prepare(): void {
-    try {
-      this.#client.connectAhead();
-    } catch {
-      // The attach connects itself, and reports what fails then.
-    }
+    // Not the connection too: opened here it measured no faster, and in bursts of 30 ADDs the
+    // node's memory rose ~200 MiB more (tests/bench/add.ts, A/B of both builds).
     this.#prepared ??= this.#lastContact();
-  }
-
-  release(): void {
-    this.#client.release();
   }
 
   async bridgeFor(record: AttachmentRecord): Promise<string> {

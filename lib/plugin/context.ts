@@ -10,12 +10,10 @@ import type { AttachmentRecord } from "../state/attachments.ts";
  */
 export interface Backend {
   /**
-   * Starts, while IPAM runs, what an ADD's daemon calls need whatever the pod (the connection,
-   * whether the daemon restarted). Optional work: everything works without it.
+   * Reads, while IPAM runs, what an ADD's daemon calls need whatever the pod (whether the daemon
+   * may have restarted). Optional work: everything works without it.
    */
   prepare(): void;
-  /** Releases what prepare opened and no call used (an ADD that failed before its attach). */
-  release(): void;
   /**
    * Makes the pod's network on this node when it is missing; the bridge the pod's host veth is
    * to be made in (plugged at creation, no process of its own), or undefined for none.

@@ -6,7 +6,6 @@ import type { Backend } from "./context.ts";
  */
 export const noBackend: Backend = {
   prepare: () => {},
-  release: () => {},
   bridgeFor: () => Promise.resolve(undefined),
   identityFor: () => Promise.resolve(undefined),
   attach: () => Promise.resolve(undefined),

@@ -19,13 +19,12 @@ export function masterOf(ifname: string): string | undefined {
  * hairpin mode (measured: without it, the hairpin ping fails).
  */
 export async function plugIntoBridge(port: string, bridge: string): Promise<void> {
-  const plugged = masterOf(port) === bridge;
-  if (plugged && hairpinOn(port)) return;
-  // Hairpin through netlink, not /sys: the kernel's /sys bridge-port files only try the rtnl
-  // lock and restart the write until they get it, which spins a CPU while concurrent ADDs'
-  // `ip` processes hold it.
+  if (masterOf(port) === bridge) {
+    // Plugged when it was made (see createPodInterface): hairpin is a file write, no process.
+    if (hairpinOn(port) || setHairpin(port)) return;
+  }
   const lines = [
-    ...(plugged ? [] : [`link set ${port} master ${bridge}`]),
+    `link set ${port} master ${bridge}`,
     `link set ${port} type bridge_slave hairpin on`,
   ];
   const out = await run("ip", ["-batch", "-"], { stdin: lines.join("\n") + "\n" });
@@ -34,6 +33,16 @@ export async function plugIntoBridge(port: string, bridge: string): Promise<void
       ErrorCode.LinkSetupFailed,
       `failed to plug "${port}" into bridge "${bridge}": ${lastLine(out.stderr)}`,
     );
+  }
+}
+
+/** Turns hairpin mode on through /sys; false when the kernel refused (the caller then uses `ip`). */
+function setHairpin(port: string): boolean {
+  try {
+    Deno.writeTextFileSync(`/sys/class/net/${port}/brport/hairpin_mode`, "1");
+    return hairpinOn(port);
+  } catch {
+    return false;
   }
 }
 

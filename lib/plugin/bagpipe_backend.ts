@@ -3,7 +3,6 @@ import { CniError, ErrorCode } from "../cni/errors.ts";
 import { podLabel } from "../cni/runtime_args.ts";
 import { isIpv6 } from "../cni/result.ts";
 import type { Logger } from "../log.ts";
-import { masterOf } from "../net/bridge_port.ts";
 import { brNetfilterLoaded, ensureBrNetfilter } from "../net/node_sysctls.ts";
 import { bridgeNameFor } from "../net/names.ts";
 import type { Vtep } from "../net/network_bridge.ts";
@@ -207,27 +206,9 @@ export class BagpipeBackend implements Backend {
   async #attachOne(record: AttachmentRecord, identity: string): Promise<void> {
     const spec = networkSpecOf(record);
     if (!this.#ensured.has(spec.instanceId)) await this.#network.ensure(spec, () => this.#vtep());
-    const bridge = bridgeNameFor(record.instanceId);
-    // The daemon needs the port on the bridge, not in hairpin mode: a veth made on the bridge
-    // (see createPodInterface) gets hairpin while the daemon is asked; any other is plugged first.
-    const madeOnBridge = masterOf(record.hostVeth) === bridge;
-    if (!madeOnBridge) await this.#network.plug(record.hostVeth, spec);
-    const [plugged, attached] = await Promise.allSettled([
-      madeOnBridge ? this.#network.plug(record.hostVeth, spec) : Promise.resolve(),
-      this.#attachEndpoint(record, spec, identity, bridge),
-    ]);
-    if (plugged.status === "rejected") throw plugged.reason;
-    if (attached.status === "rejected") throw attached.reason;
-  }
-
-  /** The node's gateway when not advertised yet under this identity, then the pod's endpoint. */
-  async #attachEndpoint(
-    record: AttachmentRecord,
-    spec: NetworkSpec,
-    identity: string,
-    bridge: string,
-  ): Promise<void> {
+    await this.#network.plug(record.hostVeth, spec);
     await this.#ensureGateway(spec, identity);
+    const bridge = bridgeNameFor(record.instanceId);
     try {
       await this.#client.attach({
         vpnInstanceId: record.instanceId,

@@ -88,7 +88,20 @@ Deno.test("ADD is one exchange with the daemon until it restarts; DEL is one", a
     ], "first contact");
 
     const second = await add("c2");
-    assert.deepEqual(calls(received()), ["POST /attach_localport"], "same daemon: no ping");
+    const secondAttach = received();
+    assert.deepEqual(calls(secondAttach), ["POST /attach_localport"], "same daemon: no ping");
+    // Made plugged into the network's bridge, in hairpin mode (no `ip` process of its own).
+    const port = secondAttach[0]!.body?.local_port?.linuxif ?? "";
+    const shown = await new Deno.Command("ip", {
+      args: ["-n", node.netns, "-d", "-json", "link", "show", port],
+      stdout: "piped",
+    }).output();
+    const [link] = JSON.parse(new TextDecoder().decode(shown.stdout)) as {
+      master?: string;
+      linkinfo?: { info_slave_data?: { hairpin?: boolean } };
+    }[];
+    assert.match(link?.master ?? "", /^bpbr-/, `${port} is a port of the network's bridge`);
+    assert.equal(link?.linkinfo?.info_slave_data?.hairpin, true, `${port} is in hairpin mode`);
 
     const del = await node.exec("DEL", conf, { ...second, ifname: "eth0" });
     assert.equal(del.code, 0, del.stdout + del.stderr);

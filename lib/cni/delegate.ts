@@ -37,7 +37,8 @@ export function delegateVersion(version: string): string {
 }
 
 /**
- * Runs a delegated plugin (IPAM) with our environment plus `env`, CNI_COMMAND set, and `conf` on stdin.
+ * Runs a delegated plugin (IPAM) with our environment plus `env`, CNI_COMMAND set, and `conf` on
+ * stdin; `inputSent` is called once it has read its config, while it works.
  * @returns the parsed JSON it printed (undefined when it printed nothing, as DEL may).
  * @throws CniError with the delegate's own code and message when it fails.
  */
@@ -47,11 +48,13 @@ export async function execDelegate(
   path: string[],
   conf: Record<string, unknown>,
   env: Record<string, string> = {},
+  inputSent?: () => void,
 ): Promise<unknown> {
   const binary = findPlugin(type, path);
   const out = await run(binary, [], {
     stdin: JSON.stringify(conf),
     env: { ...env, CNI_COMMAND: command },
+    inputSent,
   });
   const text = out.stdout.trim();
   let parsed: unknown = undefined;

@@ -19,7 +19,10 @@ export function masterOf(ifname: string): string | undefined {
  * hairpin mode (measured: without it, the hairpin ping fails).
  */
 export async function plugIntoBridge(port: string, bridge: string): Promise<void> {
-  if (masterOf(port) === bridge && hairpinOn(port)) return;
+  if (masterOf(port) === bridge) {
+    // Plugged when it was made (see createPodInterface): hairpin is a file write, no process.
+    if (hairpinOn(port) || setHairpin(port)) return;
+  }
   const lines = [
     `link set ${port} master ${bridge}`,
     `link set ${port} type bridge_slave hairpin on`,
@@ -30,6 +33,16 @@ export async function plugIntoBridge(port: string, bridge: string): Promise<void
       ErrorCode.LinkSetupFailed,
       `failed to plug "${port}" into bridge "${bridge}": ${lastLine(out.stderr)}`,
     );
+  }
+}
+
+/** Turns hairpin mode on through /sys; false when the kernel refused (the caller then uses `ip`). */
+function setHairpin(port: string): boolean {
+  try {
+    Deno.writeTextFileSync(`/sys/class/net/${port}/brport/hairpin_mode`, "1");
+    return hairpinOn(port);
+  } catch {
+    return false;
   }
 }
 

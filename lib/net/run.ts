@@ -14,7 +14,13 @@ const decoder = new TextDecoder();
 export async function run(
   program: string,
   args: string[],
-  options: { stdin?: string; env?: Record<string, string>; clearEnv?: boolean } = {},
+  options: {
+    stdin?: string;
+    env?: Record<string, string>;
+    clearEnv?: boolean;
+    /** Called once the program has its whole input (stdin closed), while it runs. */
+    inputSent?: () => void;
+  } = {},
 ): Promise<RunResult> {
   let child: Deno.ChildProcess;
   try {
@@ -40,6 +46,7 @@ export async function run(
       await writer.close().catch(() => {});
     }
   }
+  options.inputSent?.();
   const out = await child.output();
   return { code: out.code, stdout: decoder.decode(out.stdout), stderr: decoder.decode(out.stderr) };
 }

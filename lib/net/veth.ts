@@ -35,6 +35,8 @@ export interface PodInterfaceSpec {
   mac: string;
   addresses: string[];
   routes: ResultRoute[];
+  /** The bridge (in our netns) the host end is made in, so plugging it costs no process. */
+  bridge?: string;
 }
 
 /**
@@ -65,8 +67,13 @@ export async function enableArpNotify(netns: string): Promise<void> {
  */
 export async function createPodInterface(spec: PodInterfaceSpec): Promise<void> {
   const { hostVeth, ifname, netns, mtu, mac } = spec;
+  // The host end lives in our netns, where `ip` (in the pod's) cannot look the bridge up by
+  // name; iproute2 takes "if<index>" for a name it does not find, and the kernel resolves the
+  // index in the netns the host end is made in. Without an index, the backend plugs it later.
+  const bridgeIndex = spec.bridge && readIfindex(spec.bridge);
   const lines = [
-    `link add ${hostVeth} mtu ${mtu} up netns /proc/${Deno.pid}/ns/net ` +
+    `link add ${hostVeth} mtu ${mtu} up netns /proc/${Deno.pid}/ns/net` +
+    `${bridgeIndex ? ` master if${bridgeIndex}` : ""} ` +
     `type veth peer name ${ifname} mtu ${mtu} address ${mac}`,
   ];
   for (const address of spec.addresses) {
@@ -81,10 +88,30 @@ export async function createPodInterface(spec: PodInterfaceSpec): Promise<void> 
   await ipBatch(ipIn(netns), lines, `set up "${ifname}" in netns "${netns}"`);
 }
 
-/** Deletes a link in the current netns; a link that does not exist is not an error. */
-export async function deleteLink(name: string): Promise<void> {
-  const out = await run("ip", ["link", "del", name]);
-  if (out.code !== 0 && !/Cannot find device|does not exist/.test(out.stderr)) {
+/** A link's index in the current netns, read from /sys; undefined when it does not exist. */
+export function readIfindex(name: string): number | undefined {
+  try {
+    const index = Number(Deno.readTextFileSync(`/sys/class/net/${name}/ifindex`));
+    return Number.isInteger(index) && index > 0 ? index : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Deletes a link in the current netns; a link that does not exist is not an error. With
+ * `byIndex`, the link is named by its index ("if<N>"), which the kernel never gives to another
+ * link soon: a link made later under the same name (an address reused) is never deleted instead.
+ */
+export async function deleteLink(name: string, byIndex = false): Promise<void> {
+  let target = name;
+  if (byIndex) {
+    const index = readIfindex(name);
+    if (index === undefined) return;
+    target = `if${index}`;
+  }
+  const out = await run("ip", ["link", "del", target]);
+  if (out.code !== 0 && !/Cannot find device|does not exist|No such device/.test(out.stderr)) {
     throw new CniError(
       ErrorCode.LinkSetupFailed,
       `failed to delete link "${name}": ${lastLine(out.stderr)}`,

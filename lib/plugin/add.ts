@@ -30,8 +30,9 @@ export function podRoutes(ipam: Result): ResultRoute[] {
 }
 
 /**
- * ADD: IPAM (while arp_notify is turned on in the pod) → the veth pair, made, addressed and routed
- * by one `ip` process → state record → attach on the fabric. Every step registers its undo; a
+ * ADD: IPAM (while arp_notify is turned on in the pod, and the backend checks its daemon) →
+ * the network's devices when missing → the veth pair, made in the bridge, addressed and routed by
+ * one `ip` process → state record → attach on the fabric. Every step registers its undo; a
  * failure undoes all earlier steps and reports the original error.
  */
 export async function cmdAdd(ctx: CommandContext): Promise<Result> {
@@ -51,8 +52,10 @@ export async function cmdAdd(ctx: CommandContext): Promise<Result> {
   try {
     // The veth's host name and the pod's MAC come from the address, so IPAM goes first; the one
     // thing that needs no address (a sysctl in the pod) runs alongside it.
+    // The backend's own set-up (its daemon's restart check) runs once IPAM has its config, while
+    // it works: synchronous work before that would delay IPAM's start by as much.
     const [ipamDone, arpNotifyDone] = await Promise.allSettled([
-      ipamAdd(ctx),
+      ipamAdd(ctx, () => ctx.backend.prepare()),
       enableArpNotify(env.netns),
     ]);
     if (ipamDone.status === "fulfilled") {
@@ -83,19 +86,6 @@ export async function cmdAdd(ctx: CommandContext): Promise<Result> {
       await deleteLink(hostVeth);
     }
     const routes = podRoutes(ipam);
-    // Registered first: a batch that fails half-way may have made the pair already.
-    rollback.push(`veth "${hostVeth}" of ${env.ifname}`, () => deleteLink(hostVeth));
-    await createPodInterface({
-      hostVeth,
-      ifname: env.ifname,
-      netns: env.netns,
-      mtu: conf.mtu,
-      mac: podMac,
-      addresses: ipam.ips.map((ip) => ip.address),
-      routes,
-    });
-    lap("veth");
-
     const record: AttachmentRecord = {
       containerId: env.containerId,
       ifname: env.ifname,
@@ -121,8 +111,27 @@ export async function cmdAdd(ctx: CommandContext): Promise<Result> {
       ipam: conf.ipam,
       createdAt: new Date().toISOString(),
     };
-    // Recorded before the attach, so a DEL or GC after a crash still finds what to withdraw.
-    saveAttachment(conf.stateDir, record);
+    // The daemon it goes to (pinged only when it may have restarted: then resynced), then the
+    // network's devices, so the veth is made plugged into its bridge.
+    const identity = await ctx.backend.identityFor(record);
+    const bridge = await ctx.backend.bridgeFor(record);
+    // Registered first: a batch that fails half-way may have made the pair already.
+    rollback.push(`veth "${hostVeth}" of ${env.ifname}`, () => deleteLink(hostVeth));
+    await createPodInterface({
+      hostVeth,
+      ifname: env.ifname,
+      netns: env.netns,
+      mtu: conf.mtu,
+      mac: podMac,
+      addresses: ipam.ips.map((ip) => ip.address),
+      routes,
+      bridge,
+    });
+    lap("veth");
+
+    // Recorded once, before the attach, so a DEL or GC after a crash still finds what to
+    // withdraw; with the identity the attach goes to (a restart since is the next ADD's resync).
+    saveAttachment(conf.stateDir, { ...record, daemonIdentity: identity });
     rollback.push(
       "attachment record",
       () => Promise.resolve(removeAttachment(conf.stateDir, env.containerId, env.ifname)),
@@ -135,11 +144,9 @@ export async function cmdAdd(ctx: CommandContext): Promise<Result> {
       () => ctx.backend.detach(record),
       { holdsOlder: true },
     );
-    const identity = await ctx.backend.attach(record);
-    if (identity !== undefined) {
-      saveAttachment(conf.stateDir, { ...record, daemonIdentity: identity });
-      lap("attach");
-    }
+    lap("record");
+    await ctx.backend.attach(record);
+    if (identity !== undefined) lap("attach");
     rollback.commit();
 
     const result: Result = {

@@ -12,6 +12,7 @@ import { type AttachmentRecord, listAttachments, saveAttachment } from "../state
 import { listNetworks, loadNetwork, type NetworkSpec, saveNetwork } from "../state/networks.ts";
 import type { Backend, CommandContext } from "./context.ts";
 import {
+  type DaemonListener,
   lastIdentity,
   lastListener,
   rememberIdentity,
@@ -19,6 +20,13 @@ import {
   withStateLock,
 } from "./daemon_identity.ts";
 import { KernelNodeNetwork, networkSpecOf, type NodeNetwork } from "./node_network.ts";
+
+/** What an identity check compares: see BagpipeBackend's #identitySinceLastPing. */
+interface LastContact {
+  listener: string | undefined;
+  last: string | undefined;
+  seen: DaemonListener | undefined;
+}
 
 /** The address the daemon knows the pod by: its IPv4 in CIDR form (the daemon is IPv4 only). */
 export function attachedAddress(record: AttachmentRecord): string | undefined {
@@ -48,6 +56,12 @@ export class BagpipeBackend implements Backend {
   #gatewayNetwork: boolean;
   /** The inode of the daemon's listening socket; undefined when it cannot be known. */
   #listener: () => string | undefined;
+  /** What prepare() read for the next identity check. */
+  #prepared: LastContact | undefined;
+  /** The identity found for a pod before its attach ("<containerId>/<ifname>"). */
+  #pending: { pod: string; identity: string } | undefined;
+  /** Networks made or found complete by bridgeFor in this process. */
+  #ensured = new Set<string>();
 
   /**
    * `fetch` replaces the global one (tests inject a fake daemon); `network` the node side (tests
@@ -76,8 +90,30 @@ export class BagpipeBackend implements Backend {
       : () => listeningSocketInode(hostname, Number(port || (protocol === "https:" ? 443 : 80)));
   }
 
-  async attach(record: AttachmentRecord): Promise<string> {
+  prepare(): void {
+    // Not the connection too: opened here it measured no faster, and in bursts of 30 ADDs the
+    // node's memory rose ~200 MiB more (tests/bench/add.ts, A/B of both builds).
+    this.#prepared ??= this.#lastContact();
+  }
+
+  async bridgeFor(record: AttachmentRecord): Promise<string> {
+    const spec = networkSpecOf(record);
+    await this.#network.ensure(spec, () => this.#vtep());
+    this.#ensured.add(spec.instanceId);
+    return bridgeNameFor(record.instanceId);
+  }
+
+  async identityFor(record: AttachmentRecord): Promise<string> {
+    const pod = `${record.containerId}/${record.ifname}`;
+    if (this.#pending?.pod === pod) return this.#pending.identity;
     const identity = await this.#identitySinceLastPing(record);
+    this.#pending = { pod, identity };
+    return identity;
+  }
+
+  async attach(record: AttachmentRecord): Promise<string> {
+    const identity = await this.identityFor(record);
+    this.#pending = undefined;
     await this.#attachOne(record, identity);
     return identity;
   }
@@ -113,10 +149,10 @@ export class BagpipeBackend implements Backend {
    * attach). A daemon that is not on this node's loopback (no inode) is pinged every time.
    */
   async #identitySinceLastPing(record: AttachmentRecord): Promise<string> {
-    // Read before the ping: a restart between the two then only makes the next ADD ping again.
-    const listener = this.#listener();
-    const last = lastIdentity(this.#stateDir, this.#url);
-    const seen = listener === undefined ? undefined : lastListener(this.#stateDir, this.#url);
+    // Read before the ping (by prepare(), while IPAM ran): a restart between the two then only
+    // makes the next ADD ping again.
+    const { listener, last, seen } = this.#prepared ?? this.#lastContact();
+    this.#prepared = undefined;
     if (last !== undefined && seen?.listener === listener && seen?.identity === last) return last;
     const identity = await this.#ping();
     if (last !== identity) await this.#resync(identity, record);
@@ -124,6 +160,14 @@ export class BagpipeBackend implements Backend {
       rememberListener(this.#stateDir, this.#url, { listener, identity });
     }
     return identity;
+  }
+
+  /** The daemon's listening socket now, and the identity and socket recorded at the last ping. */
+  #lastContact(): LastContact {
+    const listener = this.#listener();
+    const last = lastIdentity(this.#stateDir, this.#url);
+    const seen = listener === undefined ? undefined : lastListener(this.#stateDir, this.#url);
+    return { listener, last, seen };
   }
 
   /**
@@ -161,7 +205,7 @@ export class BagpipeBackend implements Backend {
    */
   async #attachOne(record: AttachmentRecord, identity: string): Promise<void> {
     const spec = networkSpecOf(record);
-    await this.#network.ensure(spec, () => this.#vtep());
+    if (!this.#ensured.has(spec.instanceId)) await this.#network.ensure(spec, () => this.#vtep());
     await this.#network.plug(record.hostVeth, spec);
     await this.#ensureGateway(spec, identity);
     const bridge = bridgeNameFor(record.instanceId);

@@ -21,12 +21,12 @@ export async function cmdDel(ctx: CommandContext): Promise<void> {
   const { env, conf, log } = ctx;
   const record = loadAttachment(conf.stateDir, env.containerId, env.ifname);
   const hostVeth = record?.hostVeth ?? await hostVethFromNetns(env.netns, env.ifname);
-  await releaseAttachment(ctx, {
+  const steps = await releaseAttachment(ctx, {
     containerId: env.containerId,
     ifname: env.ifname,
     record,
     hostVeth,
     releaseLease: () => ipamDel(ctx),
   });
-  log.info("deleted", { hostVeth, recorded: record !== undefined });
+  log.info("deleted", { hostVeth, recorded: record !== undefined, steps });
 }

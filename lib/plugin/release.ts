@@ -16,13 +16,35 @@ export interface Release {
 
 /**
  * Undoes one pod interface in the one safe order, shared by DEL and GC: withdraw from the fabric,
- * delete the host veth (the pod end goes with it), release the lease, forget the record. A
- * withdrawal that fails stops here, before the address could go to another pod while it is still
- * advertised; every step tolerates what is already gone, so a retry finishes the job.
+ * then delete the host veth (the pod end goes with it) while the lease is released, then forget
+ * the record. A withdrawal that fails stops here, before the address could go to another pod
+ * while it is still advertised; every step tolerates what is already gone, so a retry finishes
+ * the job. The veth is deleted by its index, read before the lease is released: a new pod given
+ * the address (its veth named after it) before the delete runs keeps its own veth.
+ * @returns milliseconds per step, for the log.
  */
-export async function releaseAttachment(ctx: CommandContext, release: Release): Promise<void> {
-  if (release.record) await ctx.backend.detach(release.record);
-  if (release.hostVeth) await deleteLink(release.hostVeth);
-  await release.releaseLease();
+export async function releaseAttachment(
+  ctx: CommandContext,
+  release: Release,
+): Promise<Record<string, number>> {
+  const steps: Record<string, number> = {};
+  let mark = performance.now();
+  const lap = (step: string) => {
+    const now = performance.now();
+    steps[step] = Math.round((now - mark) * 10) / 10;
+    mark = now;
+  };
+  if (release.record) {
+    await ctx.backend.detach(release.record);
+    lap("detach");
+  }
+  const [link, lease] = await Promise.allSettled([
+    release.hostVeth ? deleteLink(release.hostVeth, true) : Promise.resolve(),
+    release.releaseLease(),
+  ]);
+  if (link.status === "rejected") throw link.reason;
+  if (lease.status === "rejected") throw lease.reason;
+  lap("veth_and_lease");
   removeAttachment(ctx.conf.stateDir, release.containerId, release.ifname);
+  return steps;
 }

@@ -118,6 +118,13 @@ export async function benchAdd(rounds = 30, bursts = 3): Promise<void> {
       bench(`${prefix}add_ms_p50`, add, "ms");
       if (kind !== "none") bench(`${prefix}add_attach_vs_skeleton_ms`, add - skeletonAdd, "ms");
       else bench("none_add_vs_skeleton_ms", add - skeletonAdd, "ms");
+      // The same, as the median of each round's difference: a round's ADD and skeleton run
+      // seconds apart, so a change of the machine's load between rounds cancels out.
+      bench(
+        `${prefix}add_${kind === "none" ? "" : "attach_"}vs_skeleton_paired_ms`,
+        p50(samples![`${kind}_add`]!.map((ms, i) => ms - samples!.skeleton_add![i]!)),
+        "ms",
+      );
       bench(`${prefix}add_overhead_vs_bridge_ratio`, (add - floorMs) / bridgeAdd, "x");
       bench(`${prefix}del_ms_p50`, del, "ms");
       bench(`${prefix}del_overhead_vs_bridge_ratio`, (del - floorMs) / bridgeDel, "x");

@@ -197,8 +197,11 @@ try {
   // Bursts of 30 ADDs at once (kubelet after a node drain), each kind in turn.
   const burst: Record<string, number[]> = {}, burstWall: Record<string, number[]> = {};
   const burstMem: Record<string, number[]> = {};
+  const bursting = kinds.filter((k) => k.kind !== "none");
   for (let round = 0; round < Number(values.bursts); round++) {
-    for (const k of kinds.filter((k) => k.kind !== "none")) {
+    // A different order each round, as for the single ADDs: no kind always goes first.
+    const order = bursting.map((_, i) => bursting[(i + round) % bursting.length]!);
+    for (const k of order) {
       const { latencies, wallMs, memRiseMib } = await runBurst(k, 30);
       (burst[k.kind] ??= []).push(...latencies);
       (burstWall[k.kind] ??= []).push(wallMs);

@@ -1,120 +1,43 @@
+import * as z from "zod/mini";
 import { isIpv4Prefix, isRouteTarget } from "../bagpipe/requests.ts";
 import { CniError, ErrorCode } from "./errors.ts";
 
 const INSTANCE_ID = /^[a-zA-Z0-9][a-zA-Z0-9_-]{0,7}$/;
 const NETWORK_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.\-]*$/;
 
-/** What a field must hold: a JSON type, or route targets (one string or a list of them). */
-type Kind = "string" | "number" | "boolean" | "object" | "record" | "routeTargets" | "strings";
-
-/**
- * The config's shape: field, kind, required. Plain code rather than a schema library: the plugin
- * starts once per pod, and building and running a schema cost ~2 ms of each start.
- */
-const SHAPE: [string, Kind, boolean][] = [
-  ["cniVersion", "string", false],
-  ["name", "string", true],
-  ["type", "string", true],
-  ["importrt", "routeTargets", true],
-  ["exportrt", "routeTargets", true],
-  ["mtu", "number", false],
-  ["isGateway", "boolean", false],
-  ["ipMasq", "boolean", false],
-  ["nonMasqueradeCidrs", "strings", false],
-  ["ipam", "object", true],
-  ["bagpipeUrl", "string", false],
-  ["bagpipeTimeoutMs", "number", false],
-  ["vpnInstanceId", "string", false],
-  ["vni", "number", false],
-  ["advertiseSubnet", "boolean", false],
-  ["readvertise", "object", false],
-  ["stateDir", "string", false],
-  ["logFile", "string", false],
-  ["runtimeConfig", "record", false],
-  ["args", "record", false],
-  ["prevResult", "record", false],
-];
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
+// zod checks the shape; the rules below check values. Every zod check, refine or default is an
+// object built at start-up, and the plugin starts once per pod: the rules are plain code. The
+// schema itself is built on first use, so the command line, which shares this bundle's start-up,
+// does not build it for nothing.
+function buildNetConfSchema() {
+  const routeTargetsShape = z.union([z.string(), z.array(z.string())]);
+  return z.looseObject({
+    cniVersion: z.optional(z.string()),
+    name: z.string(),
+    type: z.string(),
+    importrt: routeTargetsShape,
+    exportrt: routeTargetsShape,
+    mtu: z.optional(z.number()),
+    isGateway: z.optional(z.boolean()),
+    ipMasq: z.optional(z.boolean()),
+    nonMasqueradeCidrs: z.optional(z.array(z.string())),
+    ipam: z.looseObject({ type: z.string() }),
+    backend: z.optional(z.enum(["bagpipe", "none"])),
+    bagpipeUrl: z.optional(z.string()),
+    bagpipeTimeoutMs: z.optional(z.number()),
+    vpnInstanceId: z.optional(z.string()),
+    vni: z.optional(z.number()),
+    advertiseSubnet: z.optional(z.boolean()),
+    readvertise: z.optional(z.object({ fromRt: routeTargetsShape, toRt: routeTargetsShape })),
+    stateDir: z.optional(z.string()),
+    logFile: z.optional(z.string()),
+    runtimeConfig: z.optional(z.record(z.string(), z.unknown())),
+    args: z.optional(z.record(z.string(), z.unknown())),
+    prevResult: z.optional(z.record(z.string(), z.unknown())),
+  });
 }
-
-/** Why `value` is not of `kind` ("field: why"), or undefined when it is. */
-function kindProblem(field: string, value: unknown, kind: Kind): string | undefined {
-  const missing = value === undefined ? " (missing)" : "";
-  switch (kind) {
-    case "routeTargets":
-      return typeof value === "string" ||
-          (Array.isArray(value) && value.every((v) => typeof v === "string"))
-        ? undefined
-        : `${field}: has the wrong type`;
-    case "strings":
-      if (!Array.isArray(value)) return `${field}: expected array${missing}`;
-      for (const [i, v] of value.entries()) {
-        if (typeof v !== "string") return `${field}.${i}: expected string`;
-      }
-      return undefined;
-    case "object":
-    case "record":
-      return isObject(value) ? undefined : `${field}: expected ${kind}${missing}`;
-    default: {
-      const type: string = typeof value;
-      return type === kind ? undefined : `${field}: expected ${kind}${missing}`;
-    }
-  }
-}
-
-/** Each shape problem of a decoded config, as "field: why"; empty when the shape is right. */
-function shapeProblems(raw: Record<string, unknown>): string[] {
-  const problems: string[] = [];
-  for (const [field, kind, required] of SHAPE) {
-    const value = raw[field];
-    if (value === undefined && !required) continue;
-    const problem = kindProblem(field, value, kind);
-    if (problem) problems.push(problem);
-  }
-  if (raw.backend !== undefined && raw.backend !== "bagpipe" && raw.backend !== "none") {
-    problems.push(`backend: must be one of "bagpipe", "none"`);
-  }
-  if (isObject(raw.ipam)) {
-    const problem = kindProblem("ipam.type", raw.ipam.type, "string");
-    if (problem) problems.push(problem);
-  }
-  if (isObject(raw.readvertise)) {
-    for (const field of ["fromRt", "toRt"]) {
-      const problem = kindProblem(`readvertise.${field}`, raw.readvertise[field], "routeTargets");
-      if (problem) problems.push(problem);
-    }
-  }
-  return problems;
-}
-
-/** A config whose shape is right (see SHAPE). */
-interface RawNetConf {
-  cniVersion?: string;
-  name: string;
-  type: string;
-  importrt: string | string[];
-  exportrt: string | string[];
-  mtu?: number;
-  isGateway?: boolean;
-  ipMasq?: boolean;
-  nonMasqueradeCidrs?: string[];
-  ipam: { type: string; [key: string]: unknown };
-  backend?: "bagpipe" | "none";
-  bagpipeUrl?: string;
-  bagpipeTimeoutMs?: number;
-  vpnInstanceId?: string;
-  vni?: number;
-  advertiseSubnet?: boolean;
-  readvertise?: { fromRt: string | string[]; toRt: string | string[] };
-  stateDir?: string;
-  logFile?: string;
-  runtimeConfig?: Record<string, unknown>;
-  args?: Record<string, unknown>;
-  prevResult?: Record<string, unknown>;
-  [key: string]: unknown;
-}
+let netConfSchema: ReturnType<typeof buildNetConfSchema> | undefined;
+type RawNetConf = z.infer<ReturnType<typeof buildNetConfSchema>>;
 
 /** The seed wrote one route target as a string; a list or a comma-separated string also work. */
 function routeTargetList(value: string | string[]): string[] {
@@ -238,6 +161,25 @@ export function instanceIdFor(networkName: string): string {
   return head + fnv1a(networkName).toString(16).padStart(8, "0").slice(0, 4);
 }
 
+function describeIssue(issue: z.core.$ZodIssue): string {
+  const field = issue.path.length ? issue.path.join(".") : "(config)";
+  if (issue.message && issue.message !== "Invalid input") return `${field}: ${issue.message}`;
+  switch (issue.code) {
+    case "invalid_type":
+      return `${field}: expected ${issue.expected}${issue.input === undefined ? " (missing)" : ""}`;
+    case "invalid_value":
+      return `${field}: must be one of ${issue.values.map((v) => JSON.stringify(v)).join(", ")}`;
+    case "too_small":
+      return `${field}: must be at least ${issue.minimum}`;
+    case "too_big":
+      return `${field}: must be at most ${issue.maximum}`;
+    case "invalid_union":
+      return `${field}: has the wrong type`;
+    default:
+      return `${field}: invalid`;
+  }
+}
+
 /**
  * Parses and validates the network configuration from stdin.
  * @throws CniError code 6 when stdin is not a JSON object, code 7 naming each bad field and why,
@@ -278,15 +220,18 @@ export function decodeNetConf(stdin: string): Record<string, unknown> {
  *   not implement.
  */
 export function validateNetConf(raw: Record<string, unknown>): NetConf {
-  const shape = shapeProblems(raw);
-  const problems = shape.length > 0 ? shape : valueProblems(raw as RawNetConf);
-  if (problems.length > 0) {
+  netConfSchema ??= buildNetConfSchema();
+  const parsed = netConfSchema.safeParse(raw);
+  const problems = parsed.success
+    ? valueProblems(parsed.data)
+    : parsed.error.issues.map(describeIssue);
+  if (!parsed.success || problems.length > 0) {
     throw new CniError(
       ErrorCode.InvalidNetworkConfig,
       `invalid network configuration: ${problems.join("; ")}`,
     );
   }
-  const raw_ = raw as RawNetConf;
+  const raw_ = parsed.data;
   const conf: NetConf = {
     ...raw_,
     importrt: routeTargetList(raw_.importrt),

@@ -35,9 +35,10 @@ pub enum Kind {
     BgpMalformed,
     WithdrawUnknownRoute,
     VxlanMalformed,
+    DstMacFlooded,
 }
 
-pub const KINDS: [Kind; 22] = [
+pub const KINDS: [Kind; 23] = [
     Kind::SrcMacNotAdvertised,
     Kind::SrcMacWithdrawn,
     Kind::SrcMacAtOtherVtep,
@@ -60,6 +61,7 @@ pub const KINDS: [Kind; 22] = [
     Kind::BgpMalformed,
     Kind::WithdrawUnknownRoute,
     Kind::VxlanMalformed,
+    Kind::DstMacFlooded,
 ];
 
 impl Kind {
@@ -88,6 +90,7 @@ impl Kind {
             Kind::BgpMalformed => "bgp_malformed",
             Kind::WithdrawUnknownRoute => "withdraw_unknown_route",
             Kind::VxlanMalformed => "vxlan_malformed",
+            Kind::DstMacFlooded => "dst_mac_flooded",
         }
     }
 
@@ -243,9 +246,15 @@ impl Journal {
     }
 
     /// Appends a timeline event (counted, not stored, once the timeline is full).
+    /// An event about an earlier packet (a finding decided after its replication window,
+    /// replication.rs) goes back to its place, so the timeline stays in capture order.
     pub fn event(&mut self, pkt: u64, ns: u64, kind: EventKind, a: u32, b: u32) {
+        let at = self.timeline.iter().rposition(|e| e.pkt <= pkt).map_or(0, |i| i + 1);
         if !try_push(&mut self.timeline, Event { pkt, ns, kind, a, b }, MAX_TIMELINE) {
             self.timeline_dropped += 1;
+        } else if at + 1 < self.timeline.len() {
+            let e = self.timeline.remove(self.timeline.len() - 1);
+            self.timeline.insert(at, e);
         }
     }
 

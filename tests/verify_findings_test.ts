@@ -160,7 +160,7 @@ Deno.test("verify: a flood that did not reach the advertising VTEP is a warning 
     `${C}, ${D}`,
     1,
   ]);
-  assertEquals(describeFinding(f).includes(`not including ${B}: the frame was lost`), true);
+  assertEquals(describeFinding(f).includes(`no copy seen to ${B}: lost`), true);
 });
 
 Deno.test("verify: a lone copy, or copies too far apart, to other VTEPs are dst_mac_at_other_vtep", async () => {

@@ -52,7 +52,7 @@ export function describeFinding(f: VerifyFinding): string {
         `VTEPs (${d.vteps}), ` +
         (d.advertised_vtep_reached
           ? "including the advertised one"
-          : `not including ${f.other_vtep}: the frame was lost`) +
+          : `no copy seen to ${f.other_vtep}: lost, unless that copy did not pass the capture point`) +
         `; normal for a moment at first contact, persistent flooding means the route is missing ` +
         `on the sender`;
     case "dst_vni_mismatch":

@@ -252,9 +252,15 @@ impl Journal {
         let at = self.timeline.iter().rposition(|e| e.pkt <= pkt).map_or(0, |i| i + 1);
         if !try_push(&mut self.timeline, Event { pkt, ns, kind, a, b }, MAX_TIMELINE) {
             self.timeline_dropped += 1;
-        } else if at + 1 < self.timeline.len() {
-            let e = self.timeline.remove(self.timeline.len() - 1);
-            self.timeline.insert(at, e);
+        } else {
+            // Rare and short (events of the last 1 ms): bubble it back, without panicking paths.
+            let mut i = self.timeline.len().saturating_sub(1);
+            while i > at {
+                if let Some([x, y]) = self.timeline.get_mut(i - 1..=i) {
+                    core::mem::swap(x, y);
+                }
+                i -= 1;
+            }
         }
     }
 

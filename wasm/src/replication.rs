@@ -18,7 +18,6 @@ use crate::dataplane::{flow_key, key_parts, Flow, FlowKey};
 use crate::journal::{Journal, Kind, Subject, ERROR, WARNING};
 use crate::util::bounded::try_push;
 use crate::util::index_map::{hash_bytes, IndexMap};
-use std::collections::VecDeque;
 
 /// How far apart copies of one replicated frame may be. The kernel sends them in one loop;
 /// 1 ms is far above that spread (tens of microseconds on a loaded 2-core host) and far
@@ -55,10 +54,10 @@ struct Held {
 
 impl Held {
     fn first(&self) -> HeldCopy {
-        self.copies[0]
+        self.copies.first().copied().unwrap_or_default()
     }
     fn last(&self) -> HeldCopy {
-        self.copies[self.n.saturating_sub(1).min(MAX_COPIES - 1)]
+        self.copies.get(self.n.saturating_sub(1)).copied().unwrap_or_default()
     }
 }
 
@@ -77,7 +76,8 @@ pub struct FloodRecord {
 
 /// Frames waiting for their replication window, and the records of flooding findings.
 pub struct Replication {
-    held: VecDeque<Held>,
+    /// In arrival order, oldest first.
+    held: Vec<Held>,
     /// Capture time after which the oldest held frame is decided; `u64::MAX` when none.
     pub deadline: u64,
     pub floods: Vec<FloodRecord>,
@@ -86,17 +86,19 @@ pub struct Replication {
 impl Replication {
     /// Nothing held.
     pub fn new() -> Self {
-        Replication { held: VecDeque::new(), deadline: u64::MAX, floods: Vec::new() }
+        Replication { held: Vec::new(), deadline: u64::MAX, floods: Vec::new() }
     }
 
     /// Holds a copy of a frame on flow `flow` (key `key`) whose destination MAC is advertised
-    /// by `advertised`; decides the oldest first when `MAX_PENDING` are held.
+    /// by `advertised`; decides the oldest first when `MAX_PENDING` are held. Out of line:
+    /// the per-frame path only tests whether a flow's frames are held.
+    #[inline(never)]
     pub fn hold(&mut self, flow: u32, key: &FlowKey, advertised: ([u8; 16], u32), inner: &[u8], pkt: u64, ns: u64, keys: &IndexMap<FlowKey>, flows: &[Flow], j: &mut Journal) {
         let gk = FlowKey([key.0[0], key.0[1], 0, 0, key.0[4], key.0[5]]);
         let hash = hash_bytes(inner);
         let copy = HeldCopy { flow, pkt, ns };
         let start = self.held.len().saturating_sub(SCAN);
-        for h in self.held.range_mut(start..).rev() {
+        for h in self.held.iter_mut().skip(start).rev() {
             if h.key == gk && h.hash == hash && ns.abs_diff(h.first().ns) <= WINDOW_NS {
                 match h.copies.get_mut(h.n) {
                     Some(slot) => {
@@ -109,32 +111,43 @@ impl Replication {
             }
         }
         if self.held.len() >= MAX_PENDING {
-            if let Some(old) = self.held.pop_front() {
-                self.decide(&old, keys, flows, j);
-            }
+            // Decide the older half early (one move of the rest, not one per frame).
+            self.decide_first(MAX_PENDING / 2, keys, flows, j);
         }
         let mut copies = [HeldCopy::default(); MAX_COPIES];
         copies[0] = copy;
-        self.held.push_back(Held { key: gk, hash, advertised, copies, n: 1, more: 0 });
+        if !try_push(&mut self.held, Held { key: gk, hash, advertised, copies, n: 1, more: 0 }, MAX_PENDING) {
+            // No memory for it: decided at once, as if alone.
+            misdirected(&copy, flows, advertised, j);
+        }
         self.update_deadline();
     }
 
     /// Decides every held frame whose window ended before capture time `now` (all for
     /// `u64::MAX`: the end of the capture).
+    #[inline(never)]
     pub fn settle(&mut self, now: u64, keys: &IndexMap<FlowKey>, flows: &[Flow], j: &mut Journal) {
-        while let Some(h) = self.held.front() {
-            if now != u64::MAX && h.first().ns.saturating_add(WINDOW_NS) >= now {
-                break;
-            }
-            if let Some(h) = self.held.pop_front() {
-                self.decide(&h, keys, flows, j);
-            }
+        let due = if now == u64::MAX { self.held.len() } else { self.held.iter().take_while(|h| h.first().ns.saturating_add(WINDOW_NS) < now).count() };
+        self.decide_first(due, keys, flows, j);
+    }
+
+    /// Decides the `n` oldest held frames.
+    fn decide_first(&mut self, n: usize, keys: &IndexMap<FlowKey>, flows: &[Flow], j: &mut Journal) {
+        let held = core::mem::take(&mut self.held);
+        for h in held.iter().take(n) {
+            self.decide(h, keys, flows, j);
         }
+        self.held = held;
+        let mut seen = 0;
+        self.held.retain(|_| {
+            seen += 1;
+            seen > n
+        });
         self.update_deadline();
     }
 
     fn update_deadline(&mut self) {
-        self.deadline = self.held.front().map_or(u64::MAX, |h| h.first().ns.saturating_add(WINDOW_NS));
+        self.deadline = self.held.first().map_or(u64::MAX, |h| h.first().ns.saturating_add(WINDOW_NS));
     }
 
     /// One held frame: flooded when it reached two VTEPs or more, else each copy is an error.

@@ -235,7 +235,7 @@ impl Flows {
             j.hit(fid, pkt, ns);
         }
         if let Some(adv) = f.advertised_elsewhere {
-            self.replication.hold(id, &key, adv, inner, pkt, ns, &self.keys, &self.flows, j);
+            self.replication.hold(id, adv, inner, pkt, ns, &self.keys, &self.flows, j);
         }
         Some(id)
     }

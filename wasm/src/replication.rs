@@ -89,12 +89,17 @@ impl Replication {
         Replication { held: Vec::new(), deadline: u64::MAX, floods: Vec::new() }
     }
 
-    /// Holds a copy of a frame on flow `flow` (key `key`) whose destination MAC is advertised
+    /// Holds a copy of a frame on flow `flow` whose destination MAC is advertised
     /// by `advertised`; decides the oldest first when `MAX_PENDING` are held. Out of line:
     /// the per-frame path only tests whether a flow's frames are held.
     #[inline(never)]
-    pub fn hold(&mut self, flow: u32, key: &FlowKey, advertised: ([u8; 16], u32), inner: &[u8], pkt: u64, ns: u64, keys: &IndexMap<FlowKey>, flows: &[Flow], j: &mut Journal) {
-        let gk = FlowKey([key.0[0], key.0[1], 0, 0, key.0[4], key.0[5]]);
+    pub fn hold(&mut self, flow: u32, advertised: ([u8; 16], u32), inner: &[u8], pkt: u64, ns: u64, keys: &IndexMap<FlowKey>, flows: &[Flow], j: &mut Journal) {
+        // The flow's key without its destination VTEP (rebuilt here: the per-frame path keeps
+        // its key in registers).
+        let gk = match flows.get(flow as usize) {
+            Some(f) => flow_key(&f.src_vtep, &[0; 16], f.vni, &f.src_mac, &f.dst_mac),
+            None => return,
+        };
         let hash = hash_bytes(inner);
         let copy = HeldCopy { flow, pkt, ns };
         let start = self.held.len().saturating_sub(SCAN);

@@ -12,7 +12,7 @@
 //! that was alone stays `dst_mac_at_other_vtep`.
 //!
 //! Memory is bounded: at most `MAX_PENDING` frames wait, each for at most the window of
-//! capture time; the oldest is decided early when more arrive.
+//! capture time; when more arrive within one window, the older half is decided early.
 
 use crate::dataplane::{flow_key, key_parts, Flow, FlowKey};
 use crate::journal::{Journal, Kind, Subject, ERROR, WARNING};

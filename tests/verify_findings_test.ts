@@ -8,10 +8,12 @@ import { decodeBytes } from "./fixtures/verify/decode.ts";
 import { FabricCapture, routes } from "./fixtures/verify/fabric.ts";
 import { bgpKeepalive, bgpNotification, innerArp } from "./fixtures/verify/packets.ts";
 import type { VerifyReport } from "../wasm/mod.ts";
+import { describeFinding } from "../lib/verify/describe.ts";
 
 const A = "192.168.33.21";
 const B = "192.168.33.22";
 const C = "192.168.33.23";
+const D = "192.168.33.24";
 const RR = "192.168.33.30";
 const MA = "02:27:00:00:00:05";
 const MB = "02:27:00:00:00:06";
@@ -86,7 +88,8 @@ Deno.test("verify: unicast with the wrong VNI, to the wrong VTEP, and from an un
   cap.ping(A, C, 16, MA, MB); // MB lives on B
   cap.ping(A, B, 16, "02:99:00:00:00:01", MB); // source never advertised
   const { report } = await decodeBytes(cap.pcap());
-  const got = report.findings.map((
+  // In capture order: a copy to another VTEP is decided once its replication window passed.
+  const got = [...report.findings].sort((a, b) => a.first_packet - b.first_packet).map((
     f,
   ) => [f.kind, f.severity, f.dst_vtep, f.vni, f.other_vtep, f.detail.advertised_vni ?? null]);
   assertEquals(got, [
@@ -95,6 +98,83 @@ Deno.test("verify: unicast with the wrong VNI, to the wrong VTEP, and from an un
     ["dst_mac_at_other_vtep", "error", C, 16, B, 16],
     ["src_mac_not_advertised", "error", B, 16, null, null],
   ]);
+  const packets = report.timeline.map((e) => e.packet);
+  assertEquals(packets, [...packets].sort((a, b) => a - b), "the timeline stays in capture order");
+});
+
+/** The fabric plus VTEPs C and D with IMET routes: a flood list of three remotes for A. */
+function fourVteps(): FabricCapture {
+  const { cap } = fabric();
+  cap.session(C, RR).establish().send("client", [routes.imet(C, 16)]);
+  cap.session(D, RR).establish().send("client", [routes.imet(D, 16)]);
+  return cap;
+}
+
+Deno.test("verify: one frame flooded to three VTEPs (head-end replication) is one warning", async () => {
+  const cap = fourVteps();
+  // A has no fdb entry for MB (on B): each ping goes to every VTEP of its flood list,
+  // copies 10 µs apart; three pings a second apart.
+  const first = cap.tick(1000).ping(A, C, 16, MA, MB);
+  cap.ping(A, B, 16, MA, MB);
+  cap.ping(A, D, 16, MA, MB);
+  cap.tick(1000).ping(A, C, 16, MA, MB);
+  cap.ping(A, B, 16, MA, MB);
+  const last = cap.ping(A, D, 16, MA, MB);
+  cap.tick(1000).ping(A, B, 16, MA, MB); // the fdb entry is in: only to B
+  const { report } = await decodeBytes(cap.pcap());
+  assertEquals(kinds(report), ["warning:dst_mac_flooded"]);
+  assertEquals(report.summary.consistent, true);
+  const f = report.findings[0];
+  assertEquals([f.vni, f.src_vtep, f.dst_vtep, f.src_mac, f.dst_mac, f.other_vtep, f.flow], [
+    16,
+    A,
+    null,
+    MA,
+    MB,
+    B,
+    null,
+  ]);
+  assertEquals([f.first_packet, f.last_packet, f.count], [first, last, 2]);
+  assertEquals([f.src_ip, f.dst_ip], ["10.0.0.1", "10.0.0.2"]);
+  assertEquals(f.detail, {
+    advertised_vni: 16,
+    advertised_vtep_reached: true,
+    vteps: `${C}, ${D}, ${B}`,
+    vteps_reached: 3,
+    copies: 6,
+  });
+  const text = describeFinding(f);
+  assertEquals(text.includes("including the advertised one"), true, text);
+  assertEquals(text.includes("no fdb entry"), true, text);
+});
+
+Deno.test("verify: a flood that did not reach the advertising VTEP is a warning saying so", async () => {
+  const cap = fourVteps();
+  cap.tick(1000).ping(A, C, 16, MA, MB);
+  cap.ping(A, D, 16, MA, MB);
+  const { report } = await decodeBytes(cap.pcap());
+  assertEquals(kinds(report), ["warning:dst_mac_flooded"]);
+  const f = report.findings[0];
+  assertEquals([f.detail.advertised_vtep_reached, f.detail.vteps, f.count], [
+    false,
+    `${C}, ${D}`,
+    1,
+  ]);
+  assertEquals(describeFinding(f).includes(`no copy seen to ${B}: lost`), true);
+});
+
+Deno.test("verify: a lone copy, or copies too far apart, to other VTEPs are dst_mac_at_other_vtep", async () => {
+  const cap = fourVteps();
+  const lone = cap.tick(1000).ping(A, C, 16, MA, MB);
+  const late1 = cap.tick(1000).ping(A, C, 16, MA, MB);
+  const late2 = cap.tick(5).ping(A, D, 16, MA, MB); // 5 ms later: not one replication
+  const { report } = await decodeBytes(cap.pcap());
+  assertEquals(kinds(report), ["error:dst_mac_at_other_vtep", "error:dst_mac_at_other_vtep"]);
+  assertEquals(report.summary.consistent, false);
+  assertEquals(
+    report.findings.map((f) => [f.dst_vtep, f.other_vtep, f.first_packet, f.last_packet, f.count]),
+    [[C, B, lone, late1, 2], [D, B, late2, late2, 1]],
+  );
 });
 
 Deno.test("verify: MAC on two VTEPs needs a higher mobility sequence number", async () => {

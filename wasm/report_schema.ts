@@ -38,6 +38,7 @@ export const FINDING_KINDS = [
   "bgp_malformed",
   "withdraw_unknown_route",
   "vxlan_malformed",
+  "dst_mac_flooded",
 ] as const;
 
 const Capture = z.object({

@@ -4,6 +4,15 @@ import type { VerifyFinding } from "../../wasm/mod.ts";
 const dstMac = (f: VerifyFinding) => f.dst_mac ?? "?";
 const srcMac = (f: VerifyFinding) => f.src_mac ?? "?";
 
+/**
+ * Where a finding's frames went: its destination VTEP, or for a flooded frame the VTEPs its
+ * copies reached (null when neither applies).
+ */
+export function findingReceivers(f: VerifyFinding): string | null {
+  if (f.dst_vtep !== null) return f.dst_vtep;
+  return f.kind === "dst_mac_flooded" ? `{${f.detail.vteps ?? "?"}}` : null;
+}
+
 /** Explains a finding in one sentence: what was seen and which rule it breaks. */
 export function describeFinding(f: VerifyFinding): string {
   const d = f.detail;
@@ -37,6 +46,15 @@ export function describeFinding(f: VerifyFinding): string {
       return `traffic for ${
         dstMac(f)
       } sent to ${f.dst_vtep}, but ${f.other_vtep} advertises it (VNI ${d.advertised_vni})`;
+    case "dst_mac_flooded":
+      return `${f.src_vtep} had no fdb entry for ${dstMac(f)} (advertised by ${f.other_vtep}, ` +
+        `VNI ${d.advertised_vni}) and flooded the frame as unknown unicast to ${d.vteps_reached} ` +
+        `VTEPs (${d.vteps}), ` +
+        (d.advertised_vtep_reached
+          ? "including the advertised one"
+          : `no copy seen to ${f.other_vtep}: lost, unless that copy did not pass the capture point`) +
+        `; normal for a moment at first contact, persistent flooding means the route is missing ` +
+        `on the sender`;
     case "dst_vni_mismatch":
       return `${f.dst_vtep} advertised ${
         dstMac(f)

@@ -1,6 +1,6 @@
 /** Renders a verify report as readable text: sessions, routes per VTEP/VNI, flows, findings. */
 import type { VerifyReport, VerifyRoute, VerifySession, VerifyWithdrawal } from "../../wasm/mod.ts";
-import { describeFinding } from "./describe.ts";
+import { describeFinding, findingReceivers } from "./describe.ts";
 
 /** Lines shown per section before "… N more (see --json)". */
 export const TEXT_LIMITS = {
@@ -296,7 +296,7 @@ function findings(r: VerifyReport): string[] {
   for (const f of sorted.slice(0, TEXT_LIMITS.findings)) {
     const where = [
       f.vni !== null ? `VNI ${f.vni}` : "",
-      f.src_vtep ? `${f.src_vtep} -> ${f.dst_vtep}` : "",
+      f.src_vtep ? `${f.src_vtep} -> ${findingReceivers(f)}` : "",
       f.src_mac && f.dst_mac ? `${f.src_mac} -> ${f.dst_mac}` : f.src_mac ?? "",
       f.src_ip ? (f.dst_ip ? `${f.src_ip} -> ${f.dst_ip}` : f.src_ip) : "",
     ].filter(Boolean).join("  ");

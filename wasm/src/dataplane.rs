@@ -7,6 +7,7 @@
 
 use crate::control_plane::{ControlPlane, Route};
 use crate::journal::{Journal, Kind, Subject, ERROR, INFO, WARNING};
+use crate::replication::Replication;
 use crate::util::bounded::try_push;
 use crate::util::index_map::{IndexMap, Key};
 use crate::wire::vxlan::{self, InnerLight, InnerSummary};
@@ -86,6 +87,9 @@ pub struct Flow {
     deps: Deps,
     verdict: [u32; VERDICT_SLOTS],
     n_verdict: u8,
+    /// The destination MAC is advertised by this (VTEP, VNI), not by the receiver: each frame
+    /// waits in `Replication` to tell flooding from a frame sent to the wrong VTEP.
+    advertised_elsewhere: Option<([u8; 16], u32)>,
 }
 
 /// What a cached verdict was computed from.
@@ -161,12 +165,13 @@ pub struct Flows {
     keys: IndexMap<FlowKey>,
     pub flows: Vec<Flow>,
     pub dropped_packets: u64,
+    pub replication: Replication,
 }
 
 impl Flows {
     /// Empty table.
     pub fn new() -> Self {
-        Flows { keys: IndexMap::new(MAX_FLOWS), flows: Vec::new(), dropped_packets: 0 }
+        Flows { keys: IndexMap::new(MAX_FLOWS), flows: Vec::new(), dropped_packets: 0, replication: Replication::new() }
     }
 
     /// Id of the flow with `key`, if seen.
@@ -229,7 +234,16 @@ impl Flows {
         for &fid in f.verdict.iter().take(f.n_verdict as usize) {
             j.hit(fid, pkt, ns);
         }
+        if let Some(adv) = f.advertised_elsewhere {
+            self.replication.hold(id, adv, inner, pkt, ns, &self.keys, &self.flows, j);
+        }
         Some(id)
+    }
+
+    /// Decides the frames held for replication whose window ended before capture time `now`
+    /// (all of them for `u64::MAX`).
+    pub fn settle(&mut self, now: u64, j: &mut Journal) {
+        self.replication.settle(now, &self.keys, &self.flows, j);
     }
 }
 
@@ -261,13 +275,14 @@ impl Flows {
             deps: NO_DEPS,
             verdict: [0; VERDICT_SLOTS],
             n_verdict: 0,
+            advertised_elsewhere: None,
         };
         try_push(&mut self.flows, f, MAX_FLOWS)
     }
 }
 
 /// The parts of a flow key: source VTEP, destination VTEP, VNI, source MAC, destination MAC.
-fn key_parts(key: &FlowKey) -> ([u8; 16], [u8; 16], u32, [u8; 6], [u8; 6]) {
+pub fn key_parts(key: &FlowKey) -> ([u8; 16], [u8; 16], u32, [u8; 6], [u8; 6]) {
     let k = &key.0;
     let vtep = |a: u64, b: u64| {
         let (a, b) = (a.to_le_bytes(), b.to_le_bytes());
@@ -286,10 +301,16 @@ fn key_parts(key: &FlowKey) -> ([u8; 16], [u8; 16], u32, [u8; 6], [u8; 6]) {
 fn recheck(f: &mut Flow, pkt: u64, ns: u64, cp: &ControlPlane, know: &Knowledge, j: &mut Journal) {
     f.deps = Deps::current(f, cp, know);
     f.n_verdict = 0;
+    f.advertised_elsewhere = None;
     let mut fails = [Failure { kind: Kind::Unverifiable, severity: INFO, other_vtep: None, detail: 0 }; VERDICT_SLOTS];
     let n = check(f, cp, *know, &mut fails);
     let subject = Subject { vni: f.vni, src_vtep: f.src_vtep, dst_vtep: f.dst_vtep, src_mac: f.src_mac, dst_mac: f.dst_mac, has_vni: true, has_vteps: true, has_macs: true, aux: 0 };
     for fail in fails.iter().take(n) {
+        if fail.kind == Kind::DstMacAtOtherVtep {
+            // Decided per frame once its replication window has passed (replication.rs).
+            f.advertised_elsewhere = fail.other_vtep.map(|v| (v, fail.detail));
+            continue;
+        }
         let mut s = subject;
         if fail.kind == Kind::Unverifiable {
             s.aux = fail.detail;

@@ -247,6 +247,7 @@ impl Decoder {
             return;
         }
         self.finished = true;
+        self.flows.settle(u64::MAX, &mut self.journal);
         let pkt = self.stats.packets;
         let ns = self.stats.last_ns;
         for sid in 0..self.sessions.len() {
@@ -276,6 +277,9 @@ impl Decoder {
         }
         if ns > self.stats.last_ns {
             self.stats.last_ns = ns;
+        }
+        if ns > self.flows.replication.deadline {
+            self.flows.settle(ns, &mut self.journal);
         }
         self.stats.captured_bytes += data.len() as u64;
         if (data.len() as u64) < orig_len as u64 {

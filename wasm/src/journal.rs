@@ -35,9 +35,10 @@ pub enum Kind {
     BgpMalformed,
     WithdrawUnknownRoute,
     VxlanMalformed,
+    DstMacFlooded,
 }
 
-pub const KINDS: [Kind; 22] = [
+pub const KINDS: [Kind; 23] = [
     Kind::SrcMacNotAdvertised,
     Kind::SrcMacWithdrawn,
     Kind::SrcMacAtOtherVtep,
@@ -60,6 +61,7 @@ pub const KINDS: [Kind; 22] = [
     Kind::BgpMalformed,
     Kind::WithdrawUnknownRoute,
     Kind::VxlanMalformed,
+    Kind::DstMacFlooded,
 ];
 
 impl Kind {
@@ -88,6 +90,7 @@ impl Kind {
             Kind::BgpMalformed => "bgp_malformed",
             Kind::WithdrawUnknownRoute => "withdraw_unknown_route",
             Kind::VxlanMalformed => "vxlan_malformed",
+            Kind::DstMacFlooded => "dst_mac_flooded",
         }
     }
 
@@ -243,9 +246,21 @@ impl Journal {
     }
 
     /// Appends a timeline event (counted, not stored, once the timeline is full).
+    /// An event about an earlier packet (a finding decided after its replication window,
+    /// replication.rs) goes back to its place, so the timeline stays in capture order.
     pub fn event(&mut self, pkt: u64, ns: u64, kind: EventKind, a: u32, b: u32) {
+        let at = self.timeline.iter().rposition(|e| e.pkt <= pkt).map_or(0, |i| i + 1);
         if !try_push(&mut self.timeline, Event { pkt, ns, kind, a, b }, MAX_TIMELINE) {
             self.timeline_dropped += 1;
+        } else {
+            // Rare and short (events of the last 1 ms): bubble it back, without panicking paths.
+            let mut i = self.timeline.len().saturating_sub(1);
+            while i > at {
+                if let Some([x, y]) = self.timeline.get_mut(i - 1..=i) {
+                    core::mem::swap(x, y);
+                }
+                i -= 1;
+            }
         }
     }
 

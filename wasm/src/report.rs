@@ -647,24 +647,27 @@ fn finding(w: &mut JsonWriter, d: &Decoder, id: usize, f: &Finding) {
     let s = &f.subject;
     // A duplicate MAC is about one address: its subject's second MAC is not a destination.
     let has_dst_mac = s.has_macs && f.kind != Kind::DuplicateMac;
+    // A flooded frame went to several VTEPs (listed in `detail`), so it has no one receiver.
+    let flood = (f.kind == Kind::DstMacFlooded).then(|| d.flows.replication.floods.get(f.detail[1] as usize)).flatten();
+    let has_dst_vtep = s.has_vteps && f.kind != Kind::DstMacFlooded;
     w.begin_object();
     w.field_uint("id", id as u64);
     w.field_str("kind", f.kind.name());
     w.field_str("severity", severity_name(f.severity));
     w.field_opt("vni", s.has_vni.then_some(s.vni as u64), JsonWriter::uint);
     w.field_opt("src_vtep", s.has_vteps.then_some(&s.src_vtep), JsonWriter::ip);
-    w.field_opt("dst_vtep", s.has_vteps.then_some(&s.dst_vtep), JsonWriter::ip);
+    w.field_opt("dst_vtep", has_dst_vtep.then_some(&s.dst_vtep), JsonWriter::ip);
     w.field_opt("src_mac", s.has_macs.then_some(&s.src_mac), JsonWriter::mac);
     w.field_opt("dst_mac", has_dst_mac.then_some(&s.dst_mac), JsonWriter::mac);
     w.field_opt("other_vtep", f.other_vtep.as_ref(), JsonWriter::ip);
-    let flow = if has_dst_mac && s.has_vni {
+    let flow = if has_dst_mac && has_dst_vtep && s.has_vni {
         d.flows.find(&flow_key(&s.src_vtep, &s.dst_vtep, s.vni, &s.src_mac, &s.dst_mac))
     } else {
         None
     };
     w.field_opt("flow", flow.map(u64::from), JsonWriter::uint);
     // Inner IPs: those of the flow's first frame, or the IP of a duplicate MAC's route.
-    let inner = flow.and_then(|id| d.flows.flows.get(id as usize)).map(|fl| fl.first_inner).filter(|i| i.ip_version != 0);
+    let inner = flow.or(flood.map(|r| r.flow)).and_then(|id| d.flows.flows.get(id as usize)).map(|fl| fl.first_inner).filter(|i| i.ip_version != 0);
     w.field_opt("src_ip", inner.as_ref().map(|i| &i.src_ip).or(f.ip.as_ref()), JsonWriter::ip);
     w.field_opt("dst_ip", inner.as_ref().map(|i| &i.dst_ip), JsonWriter::ip);
     w.field_uint("first_packet", f.first_pkt);
@@ -676,6 +679,16 @@ fn finding(w: &mut JsonWriter, d: &Decoder, id: usize, f: &Finding) {
     match f.kind {
         Kind::DstVniMismatch | Kind::DstMacAtOtherVtep | Kind::SrcMacAtOtherVtep => {
             w.field_uint("advertised_vni", f.detail[0] as u64);
+        }
+        Kind::DstMacFlooded => {
+            w.field_uint("advertised_vni", f.detail[0] as u64);
+            w.field_bool("advertised_vtep_reached", s.aux != 0);
+            if let Some(r) = flood {
+                w.field("vteps");
+                w.joined_ips(r.vteps.get(..r.n_vteps).unwrap_or(&[]), b", ");
+                w.field_uint("vteps_reached", r.vteps_reached as u64);
+                w.field_uint("copies", r.copies);
+            }
         }
         Kind::BumWithoutImet => {
             w.field_bool("imet_seen_before", f.detail[0] != 0);

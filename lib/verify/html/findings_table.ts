@@ -4,7 +4,7 @@
  * sentence that explains it.
  */
 import type { VerifyFinding, VerifyReport } from "../../../wasm/mod.ts";
-import { describeFinding } from "../describe.ts";
+import { describeFinding, findingReceivers } from "../describe.ts";
 import { html, type SafeHtml } from "./escape.ts";
 import { count, isoTime, offset, SEVERITY_RANK } from "./format.ts";
 
@@ -58,7 +58,7 @@ export function renderFindings(report: VerifyReport): SafeHtml {
         <td class="num">${f.vni}</td>
         <td class="mono">${pair(f.src_mac, f.dst_mac)}</td>
         <td class="mono">${ips}</td>
-        <td class="mono">${pair(f.src_vtep, f.dst_vtep)}${other}</td>
+        <td class="mono">${pair(f.src_vtep, findingReceivers(f))}${other}</td>
         <td class="num" title="${isoTime(f.first_time)} (${offset(report, f.first_time)})">${f
           .first_packet}</td>
         <td class="num" title="${isoTime(f.last_time)} (${offset(report, f.last_time)})">${f

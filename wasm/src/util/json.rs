@@ -303,6 +303,19 @@ impl JsonWriter {
         self.raw(b"\"");
     }
 
+    /// A string of IP addresses joined by `sep`, e.g. `"192.168.33.21, 192.168.33.22"`.
+    pub fn joined_ips(&mut self, ips: &[[u8; 16]], sep: &[u8]) {
+        self.sep();
+        self.raw(b"\"");
+        for (i, a) in ips.iter().enumerate() {
+            if i > 0 {
+                self.raw(sep);
+            }
+            self.ip_raw(a);
+        }
+        self.raw(b"\"");
+    }
+
     /// A string made of parts, e.g. `"64512:90"`.
     pub fn joined_uints(&mut self, parts: &[u64], sep: u8) {
         self.sep();

@@ -102,6 +102,43 @@ Deno.test("verify: unicast with the wrong VNI, to the wrong VTEP, and from an un
   assertEquals(packets, [...packets].sort((a, b) => a - b), "the timeline stays in capture order");
 });
 
+/** A new host behind B (a data-plane-learning VTEP) pings A's pod `adLateMs` after its
+ * first frame B advertises its MAC (null: never); returns the report. */
+async function newHostAdvertised(adLateMs: number | null): Promise<VerifyReport> {
+  const { cap, a, b } = fabric();
+  const MN = "02:27:00:00:00:40";
+  cap.ping(B, A, 16, MN, MA);
+  if (adLateMs !== null) {
+    cap.tick(adLateMs);
+    b.send("client", [routes.macIp(B, MN, "10.27.0.40", 16)]);
+    a.send("server", [routes.macIp(B, MN, "10.27.0.40", 16)]);
+  }
+  cap.tick(3000).ping(B, A, 16, MN, MA);
+  return (await decodeBytes(cap.pcap())).report;
+}
+
+Deno.test("verify: a new host's MAC advertised 100 ms after its first frame is a warning", async () => {
+  const report = await newHostAdvertised(100);
+  assertEquals(kinds(report), ["warning:src_mac_advertised_late"]);
+  assertEquals(report.summary.consistent, true);
+  const f = report.findings[0];
+  assertEquals([f.src_vtep, f.dst_vtep, f.src_mac, f.count, f.detail], [
+    B,
+    A,
+    "02:27:00:00:00:40",
+    1,
+    {
+      delay_ms: 100,
+    },
+  ]);
+  assertEquals(describeFinding(f).includes("100 ms"), true, describeFinding(f));
+});
+
+Deno.test("verify: a source MAC never advertised, or after the 2 s window, stays an error", async () => {
+  assertEquals(kinds(await newHostAdvertised(null)), ["error:src_mac_not_advertised"]);
+  assertEquals(kinds(await newHostAdvertised(2500)), ["error:src_mac_not_advertised"]);
+});
+
 /** The fabric plus VTEPs C and D with IMET routes: a flood list of three remotes for A. */
 function fourVteps(): FabricCapture {
   const { cap } = fabric();

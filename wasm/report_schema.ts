@@ -39,6 +39,7 @@ export const FINDING_KINDS = [
   "withdraw_unknown_route",
   "vxlan_malformed",
   "dst_mac_flooded",
+  "src_mac_advertised_late",
 ] as const;
 
 const Capture = z.object({

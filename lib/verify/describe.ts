@@ -20,6 +20,10 @@ export function describeFinding(f: VerifyFinding): string {
   switch (f.kind) {
     case "src_mac_not_advertised":
       return `inner source MAC ${srcMac(f)} was never advertised by source VTEP ${f.src_vtep}`;
+    case "src_mac_advertised_late":
+      return `${f.src_vtep} advertised inner source MAC ${srcMac(f)} ${d.delay_ms} ms after ` +
+        `its first frame: a VTEP that learns hosts from the data plane (FRR, switches) ` +
+        `advertises a new host just after its first frames`;
     case "src_mac_withdrawn":
       return `inner source MAC ${
         srcMac(f)

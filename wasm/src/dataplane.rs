@@ -7,6 +7,7 @@
 
 use crate::control_plane::{ControlPlane, Route};
 use crate::journal::{Journal, Kind, Subject, ERROR, INFO, WARNING};
+use crate::late_source::LateSources;
 use crate::replication::Replication;
 use crate::util::bounded::try_push;
 use crate::util::index_map::{IndexMap, Key};
@@ -166,12 +167,13 @@ pub struct Flows {
     pub flows: Vec<Flow>,
     pub dropped_packets: u64,
     pub replication: Replication,
+    pub late: LateSources,
 }
 
 impl Flows {
     /// Empty table.
     pub fn new() -> Self {
-        Flows { keys: IndexMap::new(MAX_FLOWS), flows: Vec::new(), dropped_packets: 0, replication: Replication::new() }
+        Flows { keys: IndexMap::new(MAX_FLOWS), flows: Vec::new(), dropped_packets: 0, replication: Replication::new(), late: LateSources::new() }
     }
 
     /// Id of the flow with `key`, if seen.
@@ -229,7 +231,7 @@ impl Flows {
             _ => f.counts.other += 1,
         }
         if !f.deps.still_valid(cp, know) {
-            recheck(f, pkt, ns, cp, know, j);
+            recheck(f, pkt, ns, cp, know, &mut self.late, j);
         }
         for &fid in f.verdict.iter().take(f.n_verdict as usize) {
             j.hit(fid, pkt, ns);
@@ -245,6 +247,20 @@ impl Flows {
     pub fn settle(&mut self, now: u64, j: &mut Journal) {
         self.replication.settle(now, &self.keys, &self.flows, j);
     }
+
+    /// After the control plane changed at capture time `now`: `src_mac_not_advertised`
+    /// findings whose source is now advertised become `src_mac_advertised_late` (late_source.rs).
+    #[inline(never)]
+    pub fn resolve_late(&mut self, now: u64, cp: &ControlPlane, know: &Knowledge, j: &mut Journal) {
+        // The source rule alone decides, also while a partial session would make it unverifiable.
+        let know = Knowledge { partial_live: 0, ..*know };
+        self.late.resolve(now, cp.epoch, j, |s| {
+            let f = new_flow(s.src_vtep, s.dst_vtep, s.vni, s.src_mac, s.dst_mac, InnerSummary::default(), 0, now);
+            let mut fails = [Failure { kind: Kind::Unverifiable, severity: INFO, other_vtep: None, detail: 0 }; VERDICT_SLOTS];
+            let n = check(&f, cp, know, &mut fails);
+            !fails.iter().take(n).any(|x| matches!(x.kind, Kind::SrcMacNotAdvertised | Kind::SrcMacWithdrawn | Kind::SrcMacAtOtherVtep | Kind::SrcMacOtherDomain))
+        });
+    }
 }
 
 impl Flows {
@@ -256,28 +272,33 @@ impl Flows {
     fn push_new(&mut self, key: &FlowKey, inner: &[u8], pkt: u64, ns: u64) -> bool {
         let (src_vtep, dst_vtep, vni, src_mac, dst_mac) = key_parts(key);
         let first_inner = vxlan::inner_summary(inner).unwrap_or_default();
-        let f = Flow {
-            src_vtep,
-            dst_vtep,
-            vni,
-            src_mac,
-            dst_mac,
-            packets: 0,
-            bytes: 0,
-            first_pkt: pkt,
-            last_pkt: pkt,
-            first_ns: ns,
-            last_ns: ns,
-            max_outer_len: 0,
-            first_inner,
-            counts: InnerCounts::default(),
-            nested_vni: None,
-            deps: NO_DEPS,
-            verdict: [0; VERDICT_SLOTS],
-            n_verdict: 0,
-            advertised_elsewhere: None,
-        };
+        let f = new_flow(src_vtep, dst_vtep, vni, src_mac, dst_mac, first_inner, pkt, ns);
         try_push(&mut self.flows, f, MAX_FLOWS)
+    }
+}
+
+/// A flow before its first frame is counted.
+fn new_flow(src_vtep: [u8; 16], dst_vtep: [u8; 16], vni: u32, src_mac: [u8; 6], dst_mac: [u8; 6], first_inner: InnerSummary, pkt: u64, ns: u64) -> Flow {
+    Flow {
+        src_vtep,
+        dst_vtep,
+        vni,
+        src_mac,
+        dst_mac,
+        packets: 0,
+        bytes: 0,
+        first_pkt: pkt,
+        last_pkt: pkt,
+        first_ns: ns,
+        last_ns: ns,
+        max_outer_len: 0,
+        first_inner,
+        counts: InnerCounts::default(),
+        nested_vni: None,
+        deps: NO_DEPS,
+        verdict: [0; VERDICT_SLOTS],
+        n_verdict: 0,
+        advertised_elsewhere: None,
     }
 }
 
@@ -298,7 +319,7 @@ pub fn key_parts(key: &FlowKey) -> ([u8; 16], [u8; 16], u32, [u8; 6], [u8; 6]) {
 
 /// Recomputes a flow's verdict after something it depends on changed (out of line: rare).
 #[inline(never)]
-fn recheck(f: &mut Flow, pkt: u64, ns: u64, cp: &ControlPlane, know: &Knowledge, j: &mut Journal) {
+fn recheck(f: &mut Flow, pkt: u64, ns: u64, cp: &ControlPlane, know: &Knowledge, late: &mut LateSources, j: &mut Journal) {
     f.deps = Deps::current(f, cp, know);
     f.n_verdict = 0;
     f.advertised_elsewhere = None;
@@ -319,6 +340,10 @@ fn recheck(f: &mut Flow, pkt: u64, ns: u64, cp: &ControlPlane, know: &Knowledge,
             if let Some(rec) = j.findings.get_mut(fid as usize) {
                 rec.other_vtep = fail.other_vtep.or(rec.other_vtep);
                 rec.detail[0] = fail.detail;
+                if rec.count == 0 && rec.kind == Kind::SrcMacNotAdvertised && rec.severity == ERROR {
+                    // A new host's MAC may be advertised just after its first frames.
+                    late.remember(fid, ns, j);
+                }
             }
             if let Some(slot) = f.verdict.get_mut(f.n_verdict as usize) {
                 *slot = fid;

@@ -264,6 +264,7 @@ impl Decoder {
                 }
             }
         }
+        self.routes_changed(ns);
     }
 
     // Kept out of line: V8 tiers up small functions sooner than one giant loop.
@@ -427,8 +428,22 @@ impl Decoder {
         self.journal.error(pkt, ns, e);
     }
 
+    /// A TCP segment (BGP), then the findings its routes may explain (late_source.rs).
     #[inline(never)]
     fn tcp(&mut self, ipr: &IpRepr, pkt: u64, ns: u64) {
+        self.bgp_segment(ipr, pkt, ns);
+        self.routes_changed(ns);
+    }
+
+    /// Reclassifies `src_mac_not_advertised` findings a route that arrived at `ns` explains.
+    fn routes_changed(&mut self, ns: u64) {
+        if !self.flows.late.is_empty() && self.flows.late.epoch != self.cp.epoch {
+            let know = self.knowledge();
+            self.flows.resolve_late(ns, &self.cp, &know, &mut self.journal);
+        }
+    }
+
+    fn bgp_segment(&mut self, ipr: &IpRepr, pkt: u64, ns: u64) {
         self.stats.tcp += 1;
         let t = match transport::parse_tcp(ipr.payload) {
             Ok(t) => t,

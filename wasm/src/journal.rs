@@ -36,9 +36,10 @@ pub enum Kind {
     WithdrawUnknownRoute,
     VxlanMalformed,
     DstMacFlooded,
+    SrcMacAdvertisedLate,
 }
 
-pub const KINDS: [Kind; 23] = [
+pub const KINDS: [Kind; 24] = [
     Kind::SrcMacNotAdvertised,
     Kind::SrcMacWithdrawn,
     Kind::SrcMacAtOtherVtep,
@@ -62,6 +63,7 @@ pub const KINDS: [Kind; 23] = [
     Kind::WithdrawUnknownRoute,
     Kind::VxlanMalformed,
     Kind::DstMacFlooded,
+    Kind::SrcMacAdvertisedLate,
 ];
 
 impl Kind {
@@ -91,6 +93,7 @@ impl Kind {
             Kind::WithdrawUnknownRoute => "withdraw_unknown_route",
             Kind::VxlanMalformed => "vxlan_malformed",
             Kind::DstMacFlooded => "dst_mac_flooded",
+            Kind::SrcMacAdvertisedLate => "src_mac_advertised_late",
         }
     }
 

@@ -23,6 +23,7 @@ pub mod control_plane;
 pub mod dataplane;
 pub mod decoder;
 pub mod journal;
+pub mod late_source;
 pub mod replication;
 pub mod report;
 pub mod session;

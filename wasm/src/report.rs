@@ -680,6 +680,9 @@ fn finding(w: &mut JsonWriter, d: &Decoder, id: usize, f: &Finding) {
         Kind::DstVniMismatch | Kind::DstMacAtOtherVtep | Kind::SrcMacAtOtherVtep => {
             w.field_uint("advertised_vni", f.detail[0] as u64);
         }
+        Kind::SrcMacAdvertisedLate => {
+            w.field_uint("delay_ms", f.detail[0] as u64);
+        }
         Kind::DstMacFlooded => {
             w.field_uint("advertised_vni", f.detail[0] as u64);
             w.field_bool("advertised_vtep_reached", s.aux != 0);

@@ -1,0 +1,197 @@
+//! A source MAC advertised shortly after its first frames: how data-plane-learning VTEPs work.
+//!
+//! FRR (and hardware VTEPs) learn a new host's MAC from its first frame, then advertise it:
+//! kernel fdb → zebra → bgpd → (route reflector) → the capture point. So the first unicast
+//! frames of a new host precede its MAC/IP route by milliseconds to about a second, and each
+//! looks like `src_mac_not_advertised`. Such a finding (unicast, an error) is remembered here
+//! for `WINDOW_NS` from its first frame; when a route arriving within the window makes the
+//! frame's source rule pass (S advertises the MAC in the frame's VNI or domain), the finding
+//! becomes `src_mac_advertised_late` (a warning) with the delay from the first frame. Frames
+//! whose MAC is not advertised within the window stay errors.
+//!
+//! Nothing here runs per frame: findings are remembered when a flow's verdict is recomputed,
+//! and looked at again only when the control plane changed. At most `MAX_PENDING` wait.
+
+use crate::journal::{Journal, Kind, WARNING};
+
+/// How long after a host's first frame its route may arrive. FRR 8.4 advertises a learnt MAC
+/// in tens of milliseconds (zebra's netlink event, bgpd's update-group write), plus a BGP hop
+/// per reflector to the capture point; delays up to ~1 s were seen on the loaded 2-core test
+/// host (tests/frr_vtep_test.ts). 2 s covers that with room; a MAC still not advertised 2 s
+/// after its first frame is a fault (traffic back to it is flooded or dropped).
+pub const WINDOW_NS: u64 = 2_000_000_000;
+/// Findings remembered at once; past that the oldest ones stay errors.
+pub const MAX_PENDING: usize = 4096;
+
+/// `src_mac_not_advertised` findings that a route arriving soon may still explain.
+pub struct LateSources {
+    /// Finding ids, oldest first.
+    pending: Vec<u32>,
+    /// The control plane's epoch when last looked at.
+    pub epoch: u64,
+}
+
+impl LateSources {
+    /// Nothing pending.
+    pub fn new() -> Self {
+        LateSources { pending: Vec::new(), epoch: 0 }
+    }
+
+    /// Whether no finding waits.
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.pending.is_empty()
+    }
+
+    /// Remembers finding `fid`, first seen at `ns`; when full, forgets the expired ones, then
+    /// the older half (they stay errors).
+    pub fn remember(&mut self, fid: u32, ns: u64, j: &Journal) {
+        if self.pending.len() >= MAX_PENDING {
+            self.expire(ns, j);
+        }
+        if self.pending.len() >= MAX_PENDING {
+            self.pending.drain(..MAX_PENDING / 2);
+        }
+        self.pending.push(fid);
+    }
+
+    /// Forgets findings whose window ended before `now`.
+    fn expire(&mut self, now: u64, j: &Journal) {
+        self.pending.retain(|&fid| j.findings.get(fid as usize).map_or(false, |f| f.first_ns.saturating_add(WINDOW_NS) >= now));
+    }
+
+    /// After a control-plane change at `now`: every pending finding whose frames now pass
+    /// (`passes`, the source rule on the finding's flow) becomes `src_mac_advertised_late`.
+    pub fn resolve(&mut self, now: u64, epoch: u64, j: &mut Journal, mut passes: impl FnMut(&crate::journal::Subject) -> bool) {
+        self.epoch = epoch;
+        self.expire(now, j);
+        let mut i = 0;
+        while let Some(&fid) = self.pending.get(i) {
+            let late = j.findings.get(fid as usize).filter(|f| f.kind == Kind::SrcMacNotAdvertised).map(|f| (passes(&f.subject), now.saturating_sub(f.first_ns)));
+            match late {
+                Some((true, delay)) => {
+                    if let Some(f) = j.findings.get_mut(fid as usize) {
+                        // In place: the id, count and timeline entry stay this finding's.
+                        f.kind = Kind::SrcMacAdvertisedLate;
+                        f.severity = WARNING;
+                        f.detail = [(delay / 1_000_000).min(u32::MAX as u64) as u32, 0];
+                    }
+                    self.pending.remove(i);
+                }
+                Some((false, _)) => i += 1,
+                None => {
+                    self.pending.remove(i);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bgp::evpn::{decode_route, vectors};
+    use crate::bgp::ext_community::summarise;
+    use crate::control_plane::{ControlPlane, Origin, RouteAttrs};
+    use crate::dataplane::{flow_key, Flows, Knowledge};
+    use crate::journal::ERROR;
+    use crate::util::bytes::v4_mapped;
+    use crate::wire::vxlan::InnerLight;
+
+    // vectors::MAC_IP_V4: MAC 02:27:00:00:00:05 with VNI 16, the host behind S.
+    const S: [u8; 4] = [192, 168, 33, 24];
+    const B: [u8; 4] = [192, 168, 33, 22];
+    const C: [u8; 4] = [192, 168, 33, 23];
+    const MAC: [u8; 6] = [2, 0x27, 0, 0, 0, 5];
+    const POD: [u8; 6] = [2, 0x27, 0, 0, 0, 9];
+    const RT90: [u8; 16] = [3, 0x0c, 0, 0, 0, 0, 0, 8, 0, 2, 0xfc, 0, 0, 0, 0, 90];
+    const MS: u64 = 1_000_000;
+
+    /// Frames of the new host (behind S) to a pod at B, and its route, fed the decoder's way.
+    struct Run {
+        cp: ControlPlane,
+        j: Journal,
+        flows: Flows,
+        pkt: u64,
+    }
+
+    impl Run {
+        fn new() -> Run {
+            Run { cp: ControlPlane::new(), j: Journal::new(), flows: Flows::new(), pkt: 0 }
+        }
+
+        fn know() -> Knowledge {
+            Knowledge { any_session: true, partial_live: 0, version: 1 }
+        }
+
+        fn send(&mut self, ns: u64) {
+            self.pkt += 1;
+            let light = InnerLight { dst: POD, src: MAC, ethertype: 0x0800, protocol: 1, udp_dst_port: 0 };
+            let key = flow_key(&v4_mapped(S), &v4_mapped(B), 16, &MAC, &POD);
+            self.flows.frame(key, &light, &[0; 34], 100, self.pkt, ns, &self.cp, &Run::know(), &mut self.j);
+        }
+
+        /// The host's MAC/IP route, advertised by `vtep` at `ns` (then what the decoder does
+        /// after a BGP segment).
+        fn advertise(&mut self, vtep: [u8; 4], ns: u64) {
+            self.pkt += 1;
+            let r = decode_route(2, &vectors::MAC_IP_V4).unwrap().unwrap();
+            let attrs = RouteAttrs { vtep: v4_mapped(vtep), communities: summarise(&RT90).0, pmsi: None, originator_id: None };
+            self.cp.advertise(&r, &attrs, true, Origin { holder: 0, pkt: self.pkt, ns }, &mut self.j);
+            self.flows.resolve_late(ns, &self.cp, &Run::know(), &mut self.j);
+        }
+
+        /// (kind, severity, count, detail[0]) of the findings about the host's MAC.
+        fn source_findings(&self) -> Vec<(&'static str, u8, u64, u32)> {
+            let kinds = [Kind::SrcMacNotAdvertised, Kind::SrcMacAdvertisedLate, Kind::SrcMacAtOtherVtep];
+            self.j.findings.iter().filter(|f| kinds.contains(&f.kind)).map(|f| (f.kind.name(), f.severity, f.count, f.detail[0])).collect()
+        }
+    }
+
+    #[test]
+    fn a_route_100_ms_after_the_first_frame_is_a_warning_with_the_delay() {
+        let mut r = Run::new();
+        r.send(0);
+        r.send(40 * MS);
+        r.advertise(S, 100 * MS);
+        r.send(1000 * MS); // passes now
+        assert_eq!(r.source_findings(), vec![("src_mac_advertised_late", WARNING, 2, 100)]);
+        assert!(r.flows.late.is_empty());
+    }
+
+    #[test]
+    fn a_mac_never_advertised_stays_an_error() {
+        let mut r = Run::new();
+        r.send(0);
+        r.send(1000 * MS);
+        assert_eq!(r.source_findings(), vec![("src_mac_not_advertised", ERROR, 2, 0)]);
+    }
+
+    #[test]
+    fn a_route_after_the_window_leaves_the_error() {
+        let mut r = Run::new();
+        r.send(0);
+        r.advertise(S, WINDOW_NS + MS);
+        assert_eq!(r.source_findings(), vec![("src_mac_not_advertised", ERROR, 1, 0)]);
+        assert!(r.flows.late.is_empty(), "expired");
+    }
+
+    #[test]
+    fn the_mac_advertised_by_another_vtep_leaves_the_error() {
+        let mut r = Run::new();
+        r.send(0);
+        r.advertise(C, 100 * MS);
+        r.advertise(C, 200 * MS);
+        assert_eq!(r.source_findings(), vec![("src_mac_not_advertised", ERROR, 1, 0)]);
+    }
+
+    #[test]
+    fn pending_findings_stay_bounded() {
+        let mut late = LateSources::new();
+        let j = Journal::new();
+        for fid in 0..(MAX_PENDING as u32 * 3) {
+            late.remember(fid, 0, &j);
+        }
+        assert!(late.pending.len() <= MAX_PENDING);
+    }
+}

@@ -298,6 +298,19 @@ Deno.test("FRR 8.4 VTEP beside bagpipe-bgp nodes: host ↔ pods, routes both way
         );
         assert.ok(fromNode.length > 0, `${node.name} → FRR VXLAN`);
       }
+      // FRR's first route for the host's MAC against the host's first unicast frame (a
+      // positive lag is what src_mac_advertised_late covers).
+      const hostFrames =
+        (flows as unknown as { src_mac: string; kind: string; first_time: number }[])
+          .filter((x) => x.src_mac === HOST_MAC && x.kind === "unicast").map((x) => x.first_time);
+      const routeTimes = (frrRoutes as unknown as { mac?: string; first_time: number | null }[])
+        .filter((r) => r.mac?.toLowerCase() === HOST_MAC && r.first_time !== null)
+        .map((r) => r.first_time!);
+      const routeTime = routeTimes.length > 0 ? Math.min(...routeTimes) : null;
+      if (hostFrames.length > 0 && routeTime !== null) {
+        const lag = (routeTime - Math.min(...hostFrames)) * 1000;
+        console.log(`FRR verify: host route ${lag.toFixed(1)} ms after its first unicast frame`);
+      }
       const frrFindings = findings.filter((x) =>
         x.src_vtep === v.vtepIp || x.dst_vtep === v.vtepIp
       );

@@ -14,11 +14,12 @@
 
 use crate::journal::{Journal, Kind, WARNING};
 
-/// How long after a host's first frame its route may arrive. FRR 8.4 advertises a learnt MAC
-/// in tens of milliseconds (zebra's netlink event, bgpd's update-group write), plus a BGP hop
-/// per reflector to the capture point; delays up to ~1 s were seen on the loaded 2-core test
-/// host (tests/frr_vtep_test.ts). 2 s covers that with room; a MAC still not advertised 2 s
-/// after its first frame is a fault (traffic back to it is flooded or dropped).
+/// How long after a host's first frame its route may arrive: FRR 8.4 learns the MAC (kernel
+/// fdb → zebra), bgpd sends it, a route reflector passes it on to the capture point. Measured
+/// in tests/frr_vtep_test.ts on the loaded 2-core test host: 3 and 87 ms in the runs where the
+/// route came after the first unicast frame. 2 s leaves room for a busier host or one more
+/// reflector hop; a MAC still not advertised 2 s after its first frame is a fault (traffic back
+/// to it is flooded or dropped), and stays an error.
 pub const WINDOW_NS: u64 = 2_000_000_000;
 /// Findings remembered at once; past that the oldest ones stay errors.
 pub const MAX_PENDING: usize = 4096;

@@ -59,11 +59,14 @@ export async function enableArpNotify(netns: string): Promise<void> {
   }
 }
 
+/** The pod interface's neighbour resolution: a try every 100 ms, 30 of them. */
+const FAST_NEIGHBOUR_RETRIES = "retrans 100 mcast_probes 30";
+
 /**
  * Creates and configures the pod's interface with one `ip` process running inside the pod netns:
  * the veth pair is made with the pod end there and the host end directly in our own netns (by
  * /proc/PID/ns/net), up, so neither end is ever moved or renamed; then the pod end gets its MAC,
- * addresses, link up (arp_notify announces them) and routes.
+ * addresses, fast neighbour retries, link up (arp_notify announces them) and routes.
  */
 export async function createPodInterface(spec: PodInterfaceSpec): Promise<void> {
   const { hostVeth, ifname, netns, mtu, mac } = spec;
@@ -79,6 +82,14 @@ export async function createPodInterface(spec: PodInterfaceSpec): Promise<void> 
   for (const address of spec.addresses) {
     // The MAC is unique on the fabric, so IPv6 duplicate address detection only delays the pod.
     lines.push(`addr add ${address} dev ${ifname}${address.includes(":") ? " nodad" : ""}`);
+  }
+  // ARP (and ND) retried every 100 ms instead of every second, 30 times instead of 3 (the same
+  // 3 s before giving up): a pod's first ARP towards a pod just started on a node new to the
+  // network can leave before that node's inclusive-multicast route is in this node's VXLAN flood
+  // list, and the next try came a second later (measured: ~1 in 24 first contacts took ~1 s).
+  lines.push(`ntable change name arp_cache dev ${ifname} ${FAST_NEIGHBOUR_RETRIES}`);
+  if (spec.addresses.some((a) => a.includes(":"))) {
+    lines.push(`ntable change name ndisc_cache dev ${ifname} ${FAST_NEIGHBOUR_RETRIES}`);
   }
   lines.push(`link set ${ifname} up`);
   for (const route of spec.routes) {

@@ -35,7 +35,10 @@ export async function benchAttach(rounds = 8): Promise<void> {
         "10",
         to,
       ]);
-      return out.code === 0 ? Math.round(performance.now() - started) : undefined;
+      const ms = Math.round(performance.now() - started);
+      // A slow first contact is worth its own line: which pod, and how long.
+      if (ms > 150) console.error(`# slow first contact: ${from.ip} -> ${to} ${ms} ms`);
+      return out.code === 0 ? ms : undefined;
     };
     for (let round = 0; round < rounds; round++) {
       // A new instance per round, so each round has a "first pod of an instance".

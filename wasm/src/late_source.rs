@@ -51,9 +51,15 @@ impl LateSources {
             self.expire(ns, j);
         }
         if self.pending.len() >= MAX_PENDING {
-            self.pending.drain(..MAX_PENDING / 2);
+            // The older half; retain, not drain(..n): no range check, so no panic path linked.
+            let mut seen = 0;
+            self.pending.retain(|_| {
+                seen += 1;
+                seen > MAX_PENDING / 2
+            });
         }
-        self.pending.push(fid);
+        // Without memory for it, the finding just stays an error.
+        crate::util::bounded::try_push(&mut self.pending, fid, MAX_PENDING);
     }
 
     /// Forgets findings whose window ended before `now`.
@@ -66,8 +72,8 @@ impl LateSources {
     pub fn resolve(&mut self, now: u64, epoch: u64, j: &mut Journal, mut passes: impl FnMut(&crate::journal::Subject) -> bool) {
         self.epoch = epoch;
         self.expire(now, j);
-        let mut i = 0;
-        while let Some(&fid) = self.pending.get(i) {
+        // retain, not remove(i): Vec::remove's index assertion would link a panic path.
+        self.pending.retain(|&fid| {
             let late = j.findings.get(fid as usize).filter(|f| f.kind == Kind::SrcMacNotAdvertised).map(|f| (passes(&f.subject), now.saturating_sub(f.first_ns)));
             match late {
                 Some((true, delay)) => {
@@ -77,14 +83,12 @@ impl LateSources {
                         f.severity = WARNING;
                         f.detail = [(delay / 1_000_000).min(u32::MAX as u64) as u32, 0];
                     }
-                    self.pending.remove(i);
+                    false
                 }
-                Some((false, _)) => i += 1,
-                None => {
-                    self.pending.remove(i);
-                }
+                Some((false, _)) => true,
+                None => false,
             }
-        }
+        });
     }
 }
 

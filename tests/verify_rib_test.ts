@@ -16,6 +16,7 @@ import { parseGobgpRib } from "../lib/verify/rib/gobgp.ts";
 import { encodeRoutes, RouteEncodingError } from "../lib/verify/rib/encode.ts";
 import type { SnapshotRoute } from "../lib/verify/rib/route.ts";
 import { scanGobgpRib } from "../lib/verify/rib/gobgp_scan.ts";
+import { JsonReader } from "../lib/verify/rib/json_reader.ts";
 import { gobgpTable } from "./bench/verify_rib.ts";
 import { decodeCapture } from "../wasm/mod.ts";
 import { renderReport } from "../lib/verify/report_text.ts";
@@ -179,6 +180,25 @@ Deno.test("verify --rib: the GoBGP scan gives the routes of the full parse, or l
   // A withdrawal is not a route, both ways.
   const w = JSON.stringify(withdrawn);
   assertEquals(scanGobgpRib(new TextEncoder().encode(w), w), parseGobgpRib(withdrawn));
+});
+
+Deno.test("verify --rib: the reader's recent short strings are its strings, hash slots shared or not", () => {
+  // Every two-letter string and some of each length up to past the short limit, each twice:
+  // far more strings than slots, so slots are reused and share hashes; then after a
+  // non-ASCII string (no longer cut from the text).
+  const letters = "abcdefghijklmnopqrstuvwxyz0123456789.:";
+  const strings: string[] = [];
+  for (const a of letters) for (const b of letters) strings.push(a + b, b + a);
+  for (let n = 0; n <= 20; n++) strings.push("1".repeat(n), "10.0.0.1".slice(0, n), "x".repeat(n));
+  const all = [...strings, "é", ...strings];
+  const doc = JSON.stringify(all);
+  for (const text of [doc, undefined]) {
+    const r = new JsonReader(new TextEncoder().encode(doc), text);
+    r.open(0x5b, 0x5d);
+    const read: string[] = [];
+    do read.push(r.string()); while (r.more(0x5d));
+    assertEquals(read, all);
+  }
 });
 
 Deno.test("verify --rib: the GoBGP scan takes no document JSON.parse refuses", () => {

@@ -304,6 +304,19 @@ impl ControlPlane {
         }
     }
 
+    /// Makes room for `n` more routes and their MACs before a snapshot loads them: its
+    /// 100,000 routes otherwise grow each table many times over (reallocation and rehashing).
+    pub fn reserve_routes(&mut self, n: usize) {
+        self.keys.reserve(n);
+        let _ = self.routes.try_reserve(n.min(MAX_ROUTES.saturating_sub(self.routes.len())));
+        self.at_keys.reserve(n);
+        self.any_keys.reserve(n);
+        let macs = |v: usize| n.min(MAX_MACS.saturating_sub(v));
+        let _ = self.at.try_reserve(macs(self.at.len()));
+        let _ = self.any.try_reserve(macs(self.any.len()));
+        let _ = self.mac_ver.try_reserve(macs(self.mac_ver.len()));
+    }
+
     /// Remembers that `holder` holds route `id` (stale entries are skipped when used).
     fn note_held(&mut self, holder: u32, id: u32) {
         let h = holder as usize;

@@ -43,6 +43,7 @@ pub fn load(buf: &[u8], cp: &mut ControlPlane, j: &mut Journal) -> core::result:
         n += 1;
     }
     cp.seeded = true;
+    cp.reserve_routes(n as usize);
     let origin = Origin { holder: SNAPSHOT_HOLDER, pkt: 0, ns: 0 };
     let mut off = 0usize;
     while let (Some(len), true) = (be16(buf, off), off < buf.len()) {

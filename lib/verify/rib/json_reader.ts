@@ -20,6 +20,11 @@ const MINUS = 0x2d;
 
 const utf8 = new TextDecoder();
 
+/** Strings up to this long are looked up in `#recent` (longer ones are sliced from the text
+ * without a copy, or are rarely repeated). */
+const SHORT = 16;
+const RECENT = 256;
+
 function isDigit(c: number): boolean {
   return c >= 0x30 && c <= 0x39;
 }
@@ -124,6 +129,7 @@ export class JsonReader {
     while (c !== QUOTE && c !== BACKSLASH && c >= 0x20 && c < 0x80) c = b[++p]!;
     if (c === QUOTE) {
       this.pos = p + 1;
+      if (p - start <= SHORT) return this.#short(start, p);
       if (this.text !== undefined && this.#aligned) return this.text.slice(start, p);
       let s = "";
       for (let i = start; i < p; i++) s += String.fromCharCode(b[i]!);
@@ -137,6 +143,29 @@ export class JsonReader {
     } catch (e) {
       throw new JsonSyntaxError(`bad string at byte ${start - 1}: ${(e as Error).message}`);
     }
+  }
+
+  /** Recent short strings by a hash of their bytes: a table repeats its next hops, RDs'
+   * admins and route targets in every route, and a hit makes no new string. */
+  #recent: (string | undefined)[] = new Array(RECENT).fill(undefined);
+
+  /** The ASCII string of `bytes[start, end)`, at most `SHORT` long. */
+  #short(start: number, end: number): string {
+    const b = this.bytes;
+    let h = end - start;
+    for (let i = start; i < end; i++) h = (h * 31 + b[i]!) | 0;
+    const slot = h & (RECENT - 1);
+    const hit = this.#recent[slot];
+    if (hit !== undefined && hit.length === end - start) {
+      let i = 0;
+      while (i < hit.length && hit.charCodeAt(i) === b[start + i]) i++;
+      if (i === hit.length) return hit;
+    }
+    const s = this.text !== undefined && this.#aligned
+      ? this.text.slice(start, end)
+      : String.fromCharCode.apply(null, b.subarray(start, end) as unknown as number[]);
+    this.#recent[slot] = s;
+    return s;
   }
 
   skipString(): void {

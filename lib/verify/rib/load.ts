@@ -70,6 +70,34 @@ export function parseSnapshotBytes(file: string, bytes: Uint8Array): Snapshot {
 }
 
 /**
+ * The file's bytes, read straight into one buffer of its size (`Deno.readFile` measured
+ * ~20 ms slower on the 67 MB bench table). A file that grows meanwhile is read to its end.
+ */
+async function readSnapshotFile(file: string): Promise<Uint8Array> {
+  // Checked before opening: opening a FIFO would wait for a writer.
+  const info = await Deno.stat(file);
+  if (!info.isFile) throw new Error("not a regular file");
+  if (info.size > MAX_SNAPSHOT_BYTES) throw new Error(`larger than ${MAX_SNAPSHOT_BYTES} bytes`);
+  using f = await Deno.open(file, { read: true });
+  // One byte more than the size, so a read that fills it shows the file grew.
+  let buf = new Uint8Array(info.size + 1);
+  let n = 0;
+  for (;;) {
+    if (n === buf.length) {
+      if (buf.length > MAX_SNAPSHOT_BYTES) {
+        throw new Error(`larger than ${MAX_SNAPSHOT_BYTES} bytes`);
+      }
+      const grown = new Uint8Array(buf.length * 2);
+      grown.set(buf);
+      buf = grown;
+    }
+    const got = await f.read(buf.subarray(n));
+    if (got === null) return buf.subarray(0, n);
+    n += got;
+  }
+}
+
+/**
  * Reads and parses one snapshot file.
  * @throws SnapshotError naming the file and what is wrong (unreadable, not JSON, unknown format,
  * a route that is not what the program prints).
@@ -77,10 +105,7 @@ export function parseSnapshotBytes(file: string, bytes: Uint8Array): Snapshot {
 export async function loadSnapshot(file: string): Promise<Snapshot> {
   let bytes: Uint8Array;
   try {
-    const info = await Deno.stat(file);
-    if (!info.isFile) throw new Error("not a regular file");
-    if (info.size > MAX_SNAPSHOT_BYTES) throw new Error(`larger than ${MAX_SNAPSHOT_BYTES} bytes`);
-    bytes = await Deno.readFile(file);
+    bytes = await readSnapshotFile(file);
   } catch (e) {
     throw new SnapshotError(file, `cannot be read: ${(e as Error).message}`);
   }

@@ -149,6 +149,20 @@ impl<K: Key> IndexMap<K> {
         }
     }
 
+    /// Makes room for `more` keys at once (a snapshot's routes, counted before they load), so
+    /// they go in without the table growing and rehashing on the way. Ids are unchanged.
+    pub fn reserve(&mut self, more: usize) {
+        let want = self.keys.len().saturating_add(more).min(self.cap);
+        if want > self.keys.len() && self.keys.try_reserve(want - self.keys.len()).is_err() {
+            return;
+        }
+        while want.saturating_mul(2) > self.slots.len() {
+            if !self.grow() {
+                return;
+            }
+        }
+    }
+
     fn grow(&mut self) -> bool {
         let n = if self.slots.is_empty() { 16 } else { self.slots.len().saturating_mul(2) };
         let slots = match try_filled(n, 0u32) {
@@ -175,6 +189,20 @@ mod tests {
         fn hash64(&self) -> u64 {
             hash_bytes(&self.0.to_le_bytes())
         }
+    }
+
+    #[test]
+    fn reserved_keys_go_in_without_growing() {
+        let mut m = IndexMap::new(1000);
+        m.find_or_insert(K(1));
+        m.reserve(999);
+        let slots = m.slots.len();
+        for i in 1..1000u32 {
+            assert_eq!(m.find_or_insert(K(i * 7 + 2)), Some((i, true)));
+        }
+        assert_eq!(m.slots.len(), slots);
+        assert_eq!(m.find(&K(1)), Some(0));
+        assert_eq!(m.find_or_insert(K(5)), None);
     }
 
     #[test]

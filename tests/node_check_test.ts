@@ -4,6 +4,7 @@
  * real inconsistency injected into a node's kernel or daemon gives exactly its finding, naming
  * MAC, IP, VNI, VTEP and the record or device.
  */
+import { vxlanFdb } from "./helpers/vxlan_fdb.ts";
 import assert from "node:assert/strict";
 import { type Fabric, type FabricNode, startFabric } from "../lib/fabric/fabric.ts";
 import type { NodeCheckReport, NodeFinding } from "../lib/node_check/mod.ts";
@@ -153,19 +154,7 @@ Deno.test("verify --node on a real fabric: clean, then each injected drift gives
     await t.step(
       "a remote pod's fdb entry rewritten to a VTEP that never advertised it",
       async () => {
-        const set = await f.exec(n1.name, [
-          "bridge",
-          "fdb",
-          "replace",
-          p2.mac,
-          "dev",
-          vxlan,
-          "dst",
-          NOWHERE_VTEP,
-          "self",
-          "permanent",
-        ]);
-        assert.equal(set.code, 0, set.stderr);
+        await vxlanFdb(f, n1, "replace", p2.mac, vxlan, NOWHERE_VTEP);
         const out = await verifyNode(f, cluster, n1);
         assert.equal(out.code, 1, out.stderr);
         assert.deepEqual(
@@ -183,18 +172,7 @@ Deno.test("verify --node on a real fabric: clean, then each injected drift gives
           ]],
         );
         assert.equal(out.report!.counts.fdb_wrong_vtep, 1);
-        await f.exec(n1.name, [
-          "bridge",
-          "fdb",
-          "replace",
-          p2.mac,
-          "dev",
-          vxlan,
-          "dst",
-          n2.underlayIp,
-          "self",
-          "permanent",
-        ]);
+        await vxlanFdb(f, n1, "replace", p2.mac, vxlan, n2.underlayIp);
         await waitClean(f, cluster, n1);
       },
     );
@@ -208,36 +186,14 @@ Deno.test("verify --node on a real fabric: clean, then each injected drift gives
         await new Promise((r) => setTimeout(r, 250));
       }
       await waitClean(f, cluster, n1);
-      const add = await f.exec(n1.name, [
-        "bridge",
-        "fdb",
-        "append",
-        p3.mac,
-        "dev",
-        vxlan,
-        "dst",
-        n2.underlayIp,
-        "self",
-        "permanent",
-      ]);
-      assert.equal(add.code, 0, add.stderr);
+      await vxlanFdb(f, n1, "append", p3.mac, vxlan, n2.underlayIp);
       const out = await verifyNode(f, cluster, n1);
       assert.equal(out.code, 1, out.stderr);
       assert.deepEqual(
         out.report!.findings.map((x) => [x.kind, x.mac, x.vtep, x.device]),
         [["fdb_stale", p3.mac, n2.underlayIp, vxlan]],
       );
-      await f.exec(n1.name, [
-        "bridge",
-        "fdb",
-        "del",
-        p3.mac,
-        "dev",
-        vxlan,
-        "dst",
-        n2.underlayIp,
-        "self",
-      ]);
+      await vxlanFdb(f, n1, "del", p3.mac, vxlan, n2.underlayIp);
       await waitClean(f, cluster, n1);
     });
 
@@ -432,19 +388,7 @@ Deno.test("verify --node with plugin-owned bpbr/bpvx devices (linuxbr): clean, t
       [[instance, vni, bridge, vxlan, 2, 3]],
     );
     const remote = pods.get(n2)!;
-    const set = await f.exec(n1.name, [
-      "bridge",
-      "fdb",
-      "replace",
-      remote.mac,
-      "dev",
-      vxlan,
-      "dst",
-      NOWHERE_VTEP,
-      "self",
-      "permanent",
-    ]);
-    assert.equal(set.code, 0, set.stderr);
+    await vxlanFdb(f, n1, "replace", remote.mac, vxlan, NOWHERE_VTEP);
     const out = await run(n1);
     assert.equal(out.code, 1, out.stderr);
     assert.deepEqual(

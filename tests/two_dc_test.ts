@@ -17,25 +17,10 @@ import {
 import { execInNetns, listNetns } from "../lib/fabric/netns.ts";
 import { startProbeServer } from "../lib/fabric/probe.ts";
 import { Cluster, type Network, type Pod } from "./helpers/cluster.ts";
+import { dc1only, span } from "./helpers/two_dc_networks.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 
-/** Imported on nodes of both DCs. */
-const span: Network = {
-  name: "span",
-  instance: "span",
-  rt: "64512:600",
-  vni: 600,
-  prefix: "10.40",
-};
-/** Imported only by DC1's nodes (until the control at the end of step 2). */
-const dc1only: Network = {
-  name: "dc1only",
-  instance: "dc1only",
-  rt: "64512:601",
-  vni: 601,
-  prefix: "10.41",
-};
 /** DC2's network on the same subnet as dc1only but its own route target. */
 const dc2other: Network = {
   name: "dc2other",

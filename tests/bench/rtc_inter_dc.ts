@@ -8,23 +8,10 @@
  */
 import { type Fabric, type FabricNode, startFabric } from "../../lib/fabric/fabric.ts";
 import { defaultConfigDir } from "../../lib/fabric/template.ts";
-import { Cluster, type Network } from "../helpers/cluster.ts";
+import { Cluster } from "../helpers/cluster.ts";
+import { dc1only, span } from "../helpers/two_dc_networks.ts";
 
 const WINDOW_MS = 60_000;
-const span: Network = {
-  name: "span",
-  instance: "span",
-  rt: "64512:600",
-  vni: 600,
-  prefix: "10.40",
-};
-const dc1only: Network = {
-  name: "dc1only",
-  instance: "dc1only",
-  rt: "64512:601",
-  vni: 601,
-  prefix: "10.41",
-};
 
 /** UPDATEs sent and received per reflector session, keyed `rr<dc> <-> <peer>`. */
 async function updates(f: Fabric): Promise<Map<string, number>> {

@@ -15,6 +15,7 @@ import { type AttachmentRecord, removeAttachment, saveAttachment } from "../stat
 import type { CommandContext } from "./context.ts";
 import { ipamAdd, ipamDel } from "./ipam.ts";
 import { Rollback } from "./rollback.ts";
+import { StepTimes } from "./step_times.ts";
 
 /** The routes the pod gets: IPAM's (a missing gw means the subnet's gateway), plus a default route. */
 export function podRoutes(ipam: Result): ResultRoute[] {
@@ -41,14 +42,8 @@ export async function cmdAdd(ctx: CommandContext): Promise<Result> {
     throw new CniError(ErrorCode.InvalidEnvironment, `CNI_NETNS "${env.netns}" does not exist`);
   }
   const rollback = new Rollback();
-  // Milliseconds per step, logged with the result: where a slow pod start went.
-  const steps: Record<string, number> = {};
-  let mark = performance.now();
-  const lap = (step: string) => {
-    const now = performance.now();
-    steps[step] = Math.round((now - mark) * 10) / 10;
-    mark = now;
-  };
+  const times = new StepTimes();
+  const lap = (step: string) => times.lap(step);
   try {
     // The veth's host name and the pod's MAC come from the address, so IPAM goes first; the one
     // thing that needs no address (a sysctl in the pod) runs alongside it.
@@ -163,7 +158,7 @@ export async function cmdAdd(ctx: CommandContext): Promise<Result> {
       mac: podMac,
       ips: record.ips,
       instance: conf.vpnInstanceId,
-      steps,
+      steps: times.steps,
     });
     return chainAfterPrevious(ctx, result);
   } catch (e) {

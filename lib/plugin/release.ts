@@ -1,6 +1,7 @@
 import { deleteLink } from "../net/veth.ts";
 import { type AttachmentRecord, removeAttachment } from "../state/attachments.ts";
 import type { CommandContext } from "./context.ts";
+import { StepTimes } from "./step_times.ts";
 
 /** One pod interface to undo, as DEL or GC found it. */
 export interface Release {
@@ -27,16 +28,10 @@ export async function releaseAttachment(
   ctx: CommandContext,
   release: Release,
 ): Promise<Record<string, number>> {
-  const steps: Record<string, number> = {};
-  let mark = performance.now();
-  const lap = (step: string) => {
-    const now = performance.now();
-    steps[step] = Math.round((now - mark) * 10) / 10;
-    mark = now;
-  };
+  const times = new StepTimes();
   if (release.record) {
     await ctx.backend.detach(release.record);
-    lap("detach");
+    times.lap("detach");
   }
   const [link, lease] = await Promise.allSettled([
     release.hostVeth ? deleteLink(release.hostVeth, true) : Promise.resolve(),
@@ -44,7 +39,7 @@ export async function releaseAttachment(
   ]);
   if (link.status === "rejected") throw link.reason;
   if (lease.status === "rejected") throw lease.reason;
-  lap("veth_and_lease");
+  times.lap("veth_and_lease");
   removeAttachment(ctx.conf.stateDir, release.containerId, release.ifname);
-  return steps;
+  return times.steps;
 }

@@ -14,15 +14,80 @@ export function isGobgpRib(doc: unknown): boolean {
     Object.values(doc).every(Array.isArray);
 }
 
-function rd(value: unknown, where: string): string {
-  if (!isObject(value) || value.admin === undefined || typeof value.assigned !== "number") {
-    throw new Error(`${where}: rd is not {admin, assigned}`);
-  }
-  return `${value.admin}:${value.assigned}`;
-}
-
 function attr(attrs: JsonObject[], type: number): JsonObject | undefined {
   return attrs.find((a) => a.type === type);
+}
+
+/**
+ * What one GoBGP path says, as the full parse (below) or the scan (gobgp_scan.ts) read it, not
+ * yet checked: both make their route with `gobgpRoute`.
+ */
+export interface GobgpPathFields {
+  withdrawal: boolean;
+  nlriType: unknown;
+  /** `nlri.value` is an object. */
+  hasValue: boolean;
+  rdAdmin: unknown;
+  rdAssigned: unknown;
+  etag: number;
+  mac: unknown;
+  ip: unknown;
+  /** The first of `nlri.value.labels`. */
+  label: unknown;
+  /** Of the first attribute 14. */
+  nextHop: unknown;
+  /** Of the first attribute 16. */
+  routeTargets: string[];
+  mobility: SnapshotRoute["mobility"];
+  /** Of the first attribute 22. */
+  pmsiLabel: unknown;
+  tunnelId: unknown;
+}
+
+/**
+ * The route of a path's fields: undefined for a withdrawal, "other" for an EVPN route type
+ * other than 2 and 3. `fail` (which throws) gets what is not what GoBGP prints.
+ */
+export function gobgpRoute(
+  f: GobgpPathFields,
+  fail: (what: string) => never,
+): SnapshotRoute | "other" | undefined {
+  if (f.withdrawal) return undefined;
+  if (!f.hasValue) fail("nlri.value is not an object");
+  if (f.nlriType !== 2 && f.nlriType !== 3) return "other";
+  if (typeof f.nextHop !== "string") fail("no next hop (attr 14)");
+  if (f.rdAdmin === undefined || typeof f.rdAssigned !== "number") {
+    fail("rd is not {admin, assigned}");
+  }
+  const base = {
+    rd: `${f.rdAdmin}:${f.rdAssigned}`,
+    ethernetTag: f.etag,
+    routeTargets: f.routeTargets,
+  };
+  if (f.nlriType === 2) {
+    if (typeof f.label !== "number") fail("labels is not a list of numbers");
+    if (typeof f.mac !== "string") fail("mac is not a string");
+    const ip = typeof f.ip === "string" && f.ip !== "<nil>" && f.ip !== "" ? f.ip : undefined;
+    return {
+      ...base,
+      type: 2,
+      mac: f.mac,
+      ip,
+      nextHop: f.nextHop,
+      vni: f.label,
+      mobility: f.mobility,
+    };
+  }
+  if (typeof f.ip !== "string") fail("ip (originator) is not a string");
+  if (typeof f.pmsiLabel !== "number") fail("no PMSI tunnel label (attr 22)");
+  return {
+    ...base,
+    type: 3,
+    originator: f.ip,
+    nextHop: f.nextHop,
+    pmsiEndpoint: typeof f.tunnelId === "string" ? f.tunnelId : undefined,
+    vni: f.pmsiLabel,
+  };
 }
 
 /**
@@ -35,44 +100,35 @@ export function gobgpPathRoute(key: string, path: unknown): SnapshotRoute | "oth
   if (!isObject(path) || !isObject(path.nlri) || !Array.isArray(path.attrs)) {
     throw new Error(`${where}: a path without nlri and attrs`);
   }
-  if (path.withdrawal === true) return undefined;
-  const type = path.nlri.type;
   const v = path.nlri.value;
-  if (!isObject(v)) throw new Error(`${where}: nlri.value is not an object`);
-  if (type !== 2 && type !== 3) return "other";
+  const value = isObject(v) ? v : {};
+  const rd = value.rd;
   const attrs = (path.attrs as unknown[]).filter(isObject);
-  const reach = attr(attrs, 14);
-  if (typeof reach?.nexthop !== "string") throw new Error(`${where}: no next hop (attr 14)`);
   const ext = attr(attrs, 16)?.value;
   const communities = Array.isArray(ext) ? ext.filter(isObject) : [];
-  const routeTargets = communities.filter((c) => c.subtype === 2 && typeof c.value === "string")
-    .map((c) => c.value as string);
   const mm = communities.find((c) => c.type === 6 && c.subtype === 0);
-  const mobility = mm
-    ? { sequence: Number(mm.sequence ?? 0), sticky: mm.is_sticky === true }
-    : undefined;
-  const base = { rd: rd(v.rd, where), ethernetTag: Number(v.etag ?? 0), routeTargets };
-  if (type === 2) {
-    const labels = v.labels;
-    if (!Array.isArray(labels) || typeof labels[0] !== "number") {
-      throw new Error(`${where}: labels is not a list of numbers`);
-    }
-    if (typeof v.mac !== "string") throw new Error(`${where}: mac is not a string`);
-    const ip = typeof v.ip === "string" && v.ip !== "<nil>" && v.ip !== "" ? v.ip : undefined;
-    return { ...base, type: 2, mac: v.mac, ip, nextHop: reach.nexthop, vni: labels[0], mobility };
-  }
   const pmsi = attr(attrs, 22);
-  if (typeof v.ip !== "string") throw new Error(`${where}: ip (originator) is not a string`);
-  const label = pmsi?.label;
-  if (typeof label !== "number") throw new Error(`${where}: no PMSI tunnel label (attr 22)`);
-  return {
-    ...base,
-    type: 3,
-    originator: v.ip,
-    nextHop: reach.nexthop,
-    pmsiEndpoint: typeof pmsi?.["tunnel-id"] === "string" ? pmsi["tunnel-id"] : undefined,
-    vni: label,
-  };
+  return gobgpRoute({
+    withdrawal: path.withdrawal === true,
+    nlriType: path.nlri.type,
+    hasValue: isObject(v),
+    rdAdmin: isObject(rd) ? rd.admin : undefined,
+    rdAssigned: isObject(rd) ? rd.assigned : undefined,
+    etag: Number(value.etag ?? 0),
+    mac: value.mac,
+    ip: value.ip,
+    label: Array.isArray(value.labels) ? value.labels[0] : undefined,
+    nextHop: attr(attrs, 14)?.nexthop,
+    routeTargets: communities.filter((c) => c.subtype === 2 && typeof c.value === "string")
+      .map((c) => c.value as string),
+    mobility: mm
+      ? { sequence: Number(mm.sequence ?? 0), sticky: mm.is_sticky === true }
+      : undefined,
+    pmsiLabel: pmsi?.label,
+    tunnelId: pmsi?.["tunnel-id"],
+  }, (what) => {
+    throw new Error(`${where}: ${what}`);
+  });
 }
 
 /**

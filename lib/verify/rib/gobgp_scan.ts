@@ -12,6 +12,7 @@
  */
 import { JSON_BYTES, JsonReader, keyNames } from "./json_reader.ts";
 import type { SnapshotRoute } from "./route.ts";
+import { type GobgpPathFields, gobgpRoute } from "./gobgp.ts";
 
 const { OPEN_OBJECT, CLOSE_OBJECT, OPEN_ARRAY, CLOSE_ARRAY, COLON, QUOTE } = JSON_BYTES;
 
@@ -76,7 +77,7 @@ function num(r: JsonReader): number {
 }
 
 /** What a path says, as the scan reads it. */
-class PathFields {
+class PathFields implements GobgpPathFields {
   nlriType = -1;
   hasValue = false;
   rdAdmin: string | undefined;
@@ -208,41 +209,10 @@ function readPath(r: JsonReader): PathFields {
   return f;
 }
 
-/** The route of a path as `gobgpPathRoute` makes it; gives up where that one throws. */
+/** The route of a path, made as the full parse makes it; gives up where that one throws. */
 function pathRoute(f: PathFields): SnapshotRoute | "other" | undefined {
   if (f.nlriType < 0 || !f.hasAttrs) giveUp("a path without nlri and attrs");
-  if (f.withdrawal) return undefined;
-  if (!f.hasValue) giveUp("nlri without a value");
-  if (f.nlriType !== 2 && f.nlriType !== 3) return "other";
-  if (f.nextHop === undefined) giveUp("no next hop");
-  if (f.rdAdmin === undefined || f.rdAssigned === undefined) giveUp("no rd");
-  const base = {
-    rd: `${f.rdAdmin}:${f.rdAssigned}`,
-    ethernetTag: f.etag,
-    routeTargets: f.routeTargets,
-  };
-  if (f.nlriType === 2) {
-    if (f.label === undefined || f.mac === undefined) giveUp("no label or MAC");
-    const ip = f.ip !== undefined && f.ip !== "<nil>" && f.ip !== "" ? f.ip : undefined;
-    return {
-      ...base,
-      type: 2,
-      mac: f.mac,
-      ip,
-      nextHop: f.nextHop,
-      vni: f.label,
-      mobility: f.mobility,
-    };
-  }
-  if (f.ip === undefined || f.pmsiLabel === undefined) giveUp("no originator or PMSI label");
-  return {
-    ...base,
-    type: 3,
-    originator: f.ip,
-    nextHop: f.nextHop,
-    pmsiEndpoint: f.tunnelId,
-    vni: f.pmsiLabel,
-  };
+  return gobgpRoute(f, giveUp);
 }
 
 /**

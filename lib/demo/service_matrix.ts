@@ -13,7 +13,8 @@ import {
   kubeProxyRules,
   type ServiceSpec,
 } from "../fabric/kube_proxy_rules.ts";
-import { execInNetns } from "../fabric/netns.ts";
+import { execInNetns, inNetns } from "../fabric/netns.ts";
+import { runChecked } from "../fabric/run_command.ts";
 import { type ProbeServer, startProbeServer } from "../fabric/probe.ts";
 import { addUnderlayHost, type UnderlayHost } from "../fabric/underlay_host.ts";
 import type { DemoPod } from "./pods.ts";
@@ -92,7 +93,9 @@ export async function runServiceMatrix(
   try {
     if (dc1.routerIp) {
       // Two DCs: the client is on DC1's segment and reaches DC2's nodes through the router.
-      await _checked(client.netns, ["ip", "route", "add", "default", "via", dc1.routerIp]);
+      await runChecked(
+        inNetns(client.netns, ["ip", "route", "add", "default", "via", dc1.routerIp]),
+      );
     }
     for (const pod of pods) {
       servers.push(
@@ -125,7 +128,9 @@ export async function runServiceMatrix(
       // A node's default route, as every real node has: ClusterIPs are routed by it until
       // kube-proxy's DNAT, and egress leaves by it. Two-DC nodes already have theirs (the router).
       if (!fabric.dcs[node.dc - 1]!.routerIp) {
-        await _checked(node.name, ["ip", "route", "replace", "default", "via", clientIp]);
+        await runChecked(
+          inNetns(node.name, ["ip", "route", "replace", "default", "via", clientIp]),
+        );
       }
       const rules = await kubeProxyRules(services, { node: node.name, clusterCidr });
       await applyKubeProxyRules((argv, stdin) => execInNetns(node.name, argv, { stdin }), rules);
@@ -250,10 +255,4 @@ function _name(netnsPath: string): string {
 
 function _short(netns: string): string {
   return netns.slice(netns.lastIndexOf("-") + 1);
-}
-
-/** Runs argv in netns; throws with its stderr when it fails. */
-async function _checked(netns: string, argv: string[]): Promise<void> {
-  const out = await execInNetns(netns, argv);
-  if (out.code !== 0) throw new Error(`${argv.join(" ")} in ${netns}: ${out.stderr.trim()}`);
 }

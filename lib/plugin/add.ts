@@ -43,7 +43,6 @@ export async function cmdAdd(ctx: CommandContext): Promise<Result> {
   }
   const rollback = new Rollback();
   const times = new StepTimes();
-  const lap = (step: string) => times.lap(step);
   try {
     // The veth's host name and the pod's MAC come from the address, so IPAM goes first; the one
     // thing that needs no address (a sysctl in the pod) runs alongside it.
@@ -59,7 +58,7 @@ export async function cmdAdd(ctx: CommandContext): Promise<Result> {
     if (ipamDone.status === "rejected") throw ipamDone.reason;
     if (arpNotifyDone.status === "rejected") throw arpNotifyDone.reason;
     const ipam = ipamDone.value;
-    lap("ipam");
+    times.lap("ipam");
     const primary = ipam.ips.find((ip) => !isIpv6(ip.address)) ?? ipam.ips[0];
     if (!primary) {
       throw new CniError(
@@ -122,7 +121,7 @@ export async function cmdAdd(ctx: CommandContext): Promise<Result> {
       routes,
       bridge,
     });
-    lap("veth");
+    times.lap("veth");
 
     // Recorded once, before the attach, so a DEL or GC after a crash still finds what to
     // withdraw; with the identity the attach goes to (a restart since is the next ADD's resync).
@@ -139,9 +138,9 @@ export async function cmdAdd(ctx: CommandContext): Promise<Result> {
       () => ctx.backend.detach(record),
       { holdsOlder: true },
     );
-    lap("record");
+    times.lap("record");
     await ctx.backend.attach(record);
-    if (identity !== undefined) lap("attach");
+    if (identity !== undefined) times.lap("attach");
     rollback.commit();
 
     const result: Result = {

@@ -81,8 +81,8 @@ Deno.test("ADD is one exchange with the daemon until it restarts; DEL is one", a
     // The network's first pod on the node: its VXLAN device needs the daemon's VTEP, and the
     // node's gateway is attached once.
     assert.deepEqual(calls(received()), [
-      "GET /ping",
       "GET /looking-glass/vpns/dataplane/drivers/evpn",
+      "GET /ping",
       "POST /attach_localport",
       "POST /attach_localport",
     ], "first contact");
@@ -138,8 +138,11 @@ Deno.test("ADD is one exchange with the daemon until it restarts; DEL is one", a
 Deno.test("an attach and its rollback detach that time out keep veth, record and lease for DEL", async () => {
   const node = await TestNode.create("slowd");
   const log = `${node.dir}/requests.jsonl`;
-  // Attach and detach answer after 1.5 s: longer than the plugin's budget of 300 ms.
-  let daemon = await startStandin(node, log, { STANDIN_DELAY_MS: "1500" });
+  // One pod while the daemon is quick, so the node's gateway is attached; then the same daemon
+  // (its identity: nothing to resync) answers attach and detach after 1.5 s, longer than the
+  // plugin's budget of 300 ms.
+  const identity = { STANDIN_IDENTITY: "4611686018427387905" };
+  let daemon = await startStandin(node, log, identity);
   try {
     const conf = node.config({
       backend: "bagpipe",
@@ -147,6 +150,10 @@ Deno.test("an attach and its rollback detach that time out keep veth, record and
       bagpipeUrl: `http://127.0.0.1:${PORT}`,
       bagpipeTimeoutMs: 300,
     });
+    const first = { containerId: "quick1", netns: await node.addPod(), ifname: "eth0" };
+    assert.equal((await node.exec("ADD", conf, first)).code, 0, "the first pod, quickly");
+    await stop(daemon);
+    daemon = await startStandin(node, log, { ...identity, STANDIN_DELAY_MS: "1500" });
     const pod = { containerId: "slow1", netns: await node.addPod(), ifname: "eth0" };
     const add = await node.exec("ADD", conf, pod);
     assert.equal(add.code, 1, add.stdout);
@@ -155,15 +162,16 @@ Deno.test("an attach and its rollback detach that time out keep veth, record and
       String(add.json?.details),
       /kept for DEL to release: attachment record, veth "bc\S+" of eth0, IPAM lease/,
     );
-    assert.equal(node.leases().length, 1, "the address is not handed out while maybe advertised");
-    assert.equal(node.records().length, 1);
-    assert.equal((await node.links()).filter((l) => l.startsWith("bc")).length, 1);
+    assert.equal(node.leases().length, 2, "the address is not handed out while maybe advertised");
+    assert.equal(node.records().length, 2);
+    assert.equal((await node.links()).filter((l) => l.startsWith("bc")).length, 2);
 
     // The runtime's DEL, once the daemon answers in time, releases all of it.
     await stop(daemon);
     daemon = await startStandin(node, log);
     const del = await node.exec("DEL", conf, pod);
     assert.equal(del.code, 0, del.stdout);
+    assert.equal((await node.exec("DEL", conf, first)).code, 0);
     assert.deepEqual(node.leases(), []);
     assert.deepEqual(node.records(), []);
     assert.deepEqual((await node.links()).filter((l) => l.startsWith("bc")), []);

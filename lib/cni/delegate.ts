@@ -38,7 +38,7 @@ export function delegateVersion(version: string): string {
 
 /**
  * Runs a delegated plugin (IPAM) with our environment plus `env`, CNI_COMMAND set, and `conf` on
- * stdin; `inputSent` is called once it has read its config, while it works.
+ * stdin.
  * @returns the parsed JSON it printed (undefined when it printed nothing, as DEL may).
  * @throws CniError with the delegate's own code and message when it fails.
  */
@@ -48,13 +48,11 @@ export async function execDelegate(
   path: string[],
   conf: Record<string, unknown>,
   env: Record<string, string> = {},
-  inputSent?: () => void,
 ): Promise<unknown> {
   const binary = findPlugin(type, path);
   const out = await run(binary, [], {
     stdin: JSON.stringify(conf),
     env: { ...env, CNI_COMMAND: command },
-    inputSent,
   });
   const text = out.stdout.trim();
   let parsed: unknown = undefined;

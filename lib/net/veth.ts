@@ -3,9 +3,17 @@ import type { ResultRoute } from "../cni/result.ts";
 import { ipIn } from "./netns.ts";
 import { lastLine, run } from "./run.ts";
 
-async function ipBatch(prefix: [string, string[]], lines: string[], what: string): Promise<void> {
+async function ipBatch(
+  prefix: [string, string[]],
+  lines: string[],
+  what: string,
+  whileRunning?: () => void,
+): Promise<void> {
   const [program, args] = prefix;
-  const out = await run(program, [...args, "-batch", "-"], { stdin: lines.join("\n") + "\n" });
+  const out = await run(program, [...args, "-batch", "-"], {
+    stdin: lines.join("\n") + "\n",
+    inputSent: whileRunning,
+  });
   if (out.code !== 0) {
     throw new CniError(
       ErrorCode.LinkSetupFailed,
@@ -67,8 +75,12 @@ const FAST_NEIGHBOUR_RETRIES = "retrans 100 mcast_probes 30";
  * the veth pair is made with the pod end there and the host end directly in our own netns (by
  * /proc/PID/ns/net), up, so neither end is ever moved or renamed; then the pod end gets its MAC,
  * addresses, fast neighbour retries, link up (arp_notify announces them) and routes.
+ * `whileRunning` is called once `ip` has its commands, while it works.
  */
-export async function createPodInterface(spec: PodInterfaceSpec): Promise<void> {
+export async function createPodInterface(
+  spec: PodInterfaceSpec,
+  whileRunning?: () => void,
+): Promise<void> {
   const { hostVeth, ifname, netns, mtu, mac } = spec;
   // The host end lives in our netns, where `ip` (in the pod's) cannot look the bridge up by
   // name; iproute2 takes "if<index>" for a name it does not find, and the kernel resolves the
@@ -96,7 +108,7 @@ export async function createPodInterface(spec: PodInterfaceSpec): Promise<void> 
     // ip infers the family from the addresses (batch lines take no -6).
     lines.push(`route add ${route.dst}${route.gw ? ` via ${route.gw}` : ""} dev ${ifname}`);
   }
-  await ipBatch(ipIn(netns), lines, `set up "${ifname}" in netns "${netns}"`);
+  await ipBatch(ipIn(netns), lines, `set up "${ifname}" in netns "${netns}"`, whileRunning);
 }
 
 /** A link's index in the current netns, read from /sys; undefined when it does not exist. */

@@ -31,10 +31,10 @@ export function podRoutes(ipam: Result): ResultRoute[] {
 }
 
 /**
- * ADD: IPAM (while arp_notify is turned on in the pod, and the backend checks its daemon) →
- * the network's devices when missing → the veth pair, made in the bridge, addressed and routed by
- * one `ip` process → state record → attach on the fabric. Every step registers its undo; a
- * failure undoes all earlier steps and reports the original error.
+ * ADD: IPAM (while arp_notify is turned on in the pod) → the network's devices when missing →
+ * the veth pair, made in the bridge, addressed and routed by one `ip` process (while the state
+ * record is written and the backend readies the attach) → attach on the fabric. Every step
+ * registers its undo; a failure undoes all earlier steps and reports the original error.
  */
 export async function cmdAdd(ctx: CommandContext): Promise<Result> {
   const { env, conf, log } = ctx;
@@ -46,10 +46,8 @@ export async function cmdAdd(ctx: CommandContext): Promise<Result> {
   try {
     // The veth's host name and the pod's MAC come from the address, so IPAM goes first; the one
     // thing that needs no address (a sysctl in the pod) runs alongside it.
-    // The backend's own set-up (its daemon's restart check) runs once IPAM has its config, while
-    // it works: synchronous work before that would delay IPAM's start by as much.
     const [ipamDone, arpNotifyDone] = await Promise.allSettled([
-      ipamAdd(ctx, () => ctx.backend.prepare()),
+      ipamAdd(ctx),
       enableArpNotify(env.netns),
     ]);
     if (ipamDone.status === "fulfilled") {
@@ -105,31 +103,30 @@ export async function cmdAdd(ctx: CommandContext): Promise<Result> {
       ipam: conf.ipam,
       createdAt: new Date().toISOString(),
     };
-    // The daemon it goes to (pinged only when it may have restarted: then resynced), then the
-    // network's devices, so the veth is made plugged into its bridge.
-    const identity = await ctx.backend.identityFor(record);
+    // The network's devices first, so the veth is made plugged into its bridge.
     const bridge = await ctx.backend.bridgeFor(record);
     // Registered first: a batch that fails half-way may have made the pair already.
     rollback.push(`veth "${hostVeth}" of ${env.ifname}`, () => deleteLink(hostVeth));
-    await createPodInterface({
-      hostVeth,
-      ifname: env.ifname,
-      netns: env.netns,
-      mtu: conf.mtu,
-      mac: podMac,
-      addresses: ipam.ips.map((ip) => ip.address),
-      routes,
-      bridge,
-    });
+    // While the `ip` process works (its own core on a node busy starting pods, where work beside
+    // IPAM's processes only slows them): the record, and the attach's daemon and connection.
+    let recorded: Promise<PromiseSettledResult<void>[]> = Promise.allSettled([]);
+    const [made] = await Promise.allSettled([
+      createPodInterface({
+        hostVeth,
+        ifname: env.ifname,
+        netns: env.netns,
+        mtu: conf.mtu,
+        mac: podMac,
+        addresses: ipam.ips.map((ip) => ip.address),
+        routes,
+        bridge,
+      }, () => {
+        recorded = Promise.allSettled([recordAttachment(ctx, record, rollback)]);
+      }),
+    ]);
+    // Both settled before anything is thrown, so a rollback never races the record's write.
+    for (const step of [made, ...await recorded]) if (step.status === "rejected") throw step.reason;
     times.lap("veth");
-
-    // Recorded once, before the attach, so a DEL or GC after a crash still finds what to
-    // withdraw; with the identity the attach goes to (a restart since is the next ADD's resync).
-    saveAttachment(conf.stateDir, { ...record, daemonIdentity: identity });
-    rollback.push(
-      "attachment record",
-      () => Promise.resolve(removeAttachment(conf.stateDir, env.containerId, env.ifname)),
-    );
 
     // A detach that fails (the daemon timed out: it may still attach, or hold the endpoint) must
     // not free the address for another pod: what is older stays for the runtime's DEL.
@@ -138,9 +135,7 @@ export async function cmdAdd(ctx: CommandContext): Promise<Result> {
       () => ctx.backend.detach(record),
       { holdsOlder: true },
     );
-    times.lap("record");
-    await ctx.backend.attach(record);
-    if (identity !== undefined) times.lap("attach");
+    if (await ctx.backend.attach(record) !== undefined) times.lap("attach");
     rollback.commit();
 
     const result: Result = {
@@ -172,6 +167,25 @@ export async function cmdAdd(ctx: CommandContext): Promise<Result> {
     }
     throw e;
   }
+}
+
+/**
+ * Writes the pod's record before anything is advertised, so a DEL or GC after a crash still finds
+ * what to withdraw; with the identity of the daemon the attach will go to (pinged only when it
+ * may have restarted: then resynced; a restart after this is the next ADD's resync).
+ */
+async function recordAttachment(
+  ctx: CommandContext,
+  record: AttachmentRecord,
+  rollback: Rollback,
+): Promise<void> {
+  const { stateDir } = ctx.conf;
+  const identity = await ctx.backend.readyToAttach(record);
+  saveAttachment(stateDir, { ...record, daemonIdentity: identity });
+  rollback.push(
+    "attachment record",
+    () => Promise.resolve(removeAttachment(stateDir, record.containerId, record.ifname)),
+  );
 }
 
 /** When we are not first in a chain, our interfaces, addresses and routes extend the previous result. */

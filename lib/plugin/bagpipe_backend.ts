@@ -48,16 +48,15 @@ function toCni(err: unknown): unknown {
  * (`linuxbr`) and forces the VNI, so the daemon reuses our VXLAN device instead of making its own with `proxy`.
  */
 export class BagpipeBackend implements Backend {
-  #client: BagpipeClient;
   #url: string;
+  #timeoutMs: number;
+  #fetch: typeof globalThis.fetch | undefined;
+  /** Made on first use: no URL is parsed in a command that never calls the daemon. */
+  #clientMade: BagpipeClient | undefined;
   #stateDir: string;
   #log: Logger;
   #network: NodeNetwork;
   #gatewayNetwork: boolean;
-  /** The inode of the daemon's listening socket; undefined when it cannot be known. */
-  #listener: () => string | undefined;
-  /** What prepare() read for the next identity check. */
-  #prepared: LastContact | undefined;
   /** The identity found for a pod before its attach ("<containerId>/<ifname>"). */
   #pending: { pod: string; identity: string } | undefined;
   /** Networks made or found complete by bridgeFor in this process. */
@@ -78,22 +77,27 @@ export class BagpipeBackend implements Backend {
     gatewayNetwork = false,
   ) {
     this.#url = url;
-    this.#client = new BagpipeClient(url, { timeoutMs, fetch });
+    this.#timeoutMs = timeoutMs;
+    this.#fetch = fetch;
     this.#stateDir = stateDir;
     this.#log = log;
     this.#network = network ?? new KernelNodeNetwork(stateDir, log);
     this.#gatewayNetwork = gatewayNetwork;
-    // An injected fetch (a fake in tests) is not the socket the kernel's table would show.
-    const { hostname, port, protocol } = new URL(url);
-    this.#listener = fetch
-      ? () => undefined
-      : () => listeningSocketInode(hostname, Number(port || (protocol === "https:" ? 443 : 80)));
   }
 
-  prepare(): void {
-    // Not the connection too: opened here it measured no faster, and in bursts of 30 ADDs the
-    // node's memory rose ~200 MiB more (tests/bench/add.ts, A/B of both builds).
-    this.#prepared ??= this.#lastContact();
+  get #client(): BagpipeClient {
+    return this.#clientMade ??= new BagpipeClient(this.#url, {
+      timeoutMs: this.#timeoutMs,
+      fetch: this.#fetch,
+    });
+  }
+
+  /** The inode of the daemon's listening socket; undefined when it cannot be known. */
+  #listener(): string | undefined {
+    // An injected fetch (a fake in tests) is not the socket the kernel's table would show.
+    if (this.#fetch) return undefined;
+    const { hostname, port, protocol } = this.#client.baseUrl;
+    return listeningSocketInode(hostname, Number(port || (protocol === "https:" ? 443 : 80)));
   }
 
   async bridgeFor(record: AttachmentRecord): Promise<string> {
@@ -103,16 +107,21 @@ export class BagpipeBackend implements Backend {
     return bridgeNameFor(record.instanceId);
   }
 
-  async identityFor(record: AttachmentRecord): Promise<string> {
+  async readyToAttach(record: AttachmentRecord): Promise<string> {
     const pod = `${record.containerId}/${record.ifname}`;
     if (this.#pending?.pod === pod) return this.#pending.identity;
     const identity = await this.#identitySinceLastPing(record);
     this.#pending = { pod, identity };
+    this.#client.connectAhead();
     return identity;
   }
 
+  release(): void {
+    this.#clientMade?.closeAhead();
+  }
+
   async attach(record: AttachmentRecord): Promise<string> {
-    const identity = await this.identityFor(record);
+    const identity = await this.readyToAttach(record);
     this.#pending = undefined;
     await this.#attachOne(record, identity);
     return identity;
@@ -149,10 +158,8 @@ export class BagpipeBackend implements Backend {
    * attach). A daemon that is not on this node's loopback (no inode) is pinged every time.
    */
   async #identitySinceLastPing(record: AttachmentRecord): Promise<string> {
-    // Read before the ping (by prepare(), while IPAM ran): a restart between the two then only
-    // makes the next ADD ping again.
-    const { listener, last, seen } = this.#prepared ?? this.#lastContact();
-    this.#prepared = undefined;
+    // Read before the ping: a restart between the two then only makes the next ADD ping again.
+    const { listener, last, seen } = this.#lastContact();
     if (last !== undefined && seen?.listener === listener && seen?.identity === last) return last;
     const identity = await this.#ping();
     if (last !== identity) await this.#resync(identity, record);

@@ -10,17 +10,17 @@ import type { AttachmentRecord } from "../state/attachments.ts";
  */
 export interface Backend {
   /**
-   * Reads, while IPAM runs, what an ADD's daemon calls need whatever the pod (whether the daemon
-   * may have restarted). Optional work: everything works without it.
-   */
-  prepare(): void;
-  /**
    * Makes the pod's network on this node when it is missing; the bridge the pod's host veth is
    * to be made in (plugged at creation, no process of its own), or undefined for none.
    */
   bridgeFor(record: AttachmentRecord): Promise<string | undefined>;
-  /** The daemon identity the pod's attach will go to (resyncing first when it changed). */
-  identityFor(record: AttachmentRecord): Promise<string | undefined>;
+  /**
+   * Gets ready for the pod's attach, while its veth is being made: the identity of the daemon the
+   * attach will go to (resyncing first when it changed), and the attach's connection.
+   */
+  readyToAttach(record: AttachmentRecord): Promise<string | undefined>;
+  /** Frees what readyToAttach() opened for an attach that did not come (the ADD failed first). */
+  release(): void;
   /** Advertises the pod (its veth exists and is up). Returns the daemon identity it talked to. */
   attach(record: AttachmentRecord): Promise<string | undefined>;
   /** Withdraws the pod; best effort, tolerating what the daemon answers for a gone endpoint. */

@@ -19,18 +19,14 @@ function ipamEnv(ctx: CommandContext): Record<string, string> {
   };
 }
 
-/**
- * IPAM ADD: the pod's addresses, routes and DNS. `whileRunning` is called once the IPAM plugin
- * has its config: work done then overlaps its run instead of delaying its start.
- */
-export async function ipamAdd(ctx: CommandContext, whileRunning?: () => void): Promise<Result> {
+/** IPAM ADD: the pod's addresses, routes and DNS. */
+export async function ipamAdd(ctx: CommandContext): Promise<Result> {
   const raw = await execDelegate(
     "ADD",
     ctx.conf.ipam.type,
     ctx.env.path,
     ipamConf(ctx),
     ipamEnv(ctx),
-    whileRunning,
   );
   return parseResult(raw, `result of IPAM plugin ${ctx.conf.ipam.type}`);
 }

@@ -5,9 +5,9 @@ import type { Backend } from "./context.ts";
  * measuring the plugin's own cost and for troubleshooting a node without its daemon.
  */
 export const noBackend: Backend = {
-  prepare: () => {},
   bridgeFor: () => Promise.resolve(undefined),
-  identityFor: () => Promise.resolve(undefined),
+  readyToAttach: () => Promise.resolve(undefined),
+  release: () => {},
   attach: () => Promise.resolve(undefined),
   detach: () => Promise.resolve(),
   check: () => Promise.resolve(),

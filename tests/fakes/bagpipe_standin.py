@@ -12,7 +12,8 @@ uses netlink in-process (pyroute2, the daemon's own library) so the daemon's sid
 what the bench measures is the plugin. Prints "ready <port>" once it listens; with a
 REQUEST_LOG, appends one JSON line per request ({"method", "path", "body"}) to it. With
 STANDIN_DELAY_MS in the environment, attach and detach answer that much later (a daemon whose
-per-instance queue is long).
+per-instance queue is long); with STANDIN_IDENTITY, /ping answers it (a restart that the plugin
+must not take for a daemon that lost its endpoints).
 Usage: /usr/bin/python3 bagpipe_standin.py PORT [REQUEST_LOG]
 """
 import json
@@ -26,7 +27,7 @@ from wsgiref import simple_server
 
 from pyroute2 import IPRoute
 
-IDENTITY = str(random.randint(2**62, 2**63 - 1)).encode()
+IDENTITY = os.environ.get("STANDIN_IDENTITY", str(random.randint(2**62, 2**63 - 1))).encode()
 ipr = IPRoute()
 lock = threading.Lock()
 

@@ -147,6 +147,13 @@ export async function benchAdd(rounds = 30, bursts = 3): Promise<void> {
       bench(`${prefix}add_startup_ms_p50`, p50(done.map((l) => l.startupMs!)), "ms");
       bench(`${prefix}add_in_plugin_ms_p50`, p50(done.map((l) => l.ms!)), "ms");
     }
+    // What the daemon call adds to an ADD, all of it (identity check, connection, exchange,
+    // hairpin): each round's ADD with it minus the one with backend "none".
+    bench(
+      "add_daemon_call_paired_ms",
+      p50(samples!.attach_add!.map((ms, i) => ms - samples!.none_add![i]!)),
+      "ms",
+    );
     bench("bridge_add_peak_rss_mib", Math.max(...rss!.bridge!), "MiB");
     bench("bridge_add_cpu_ms_p50", p50(cpu!.bridge!), "ms (user+sys, children included)");
     bench("deno_floor_cpu_ms_p50", p50(cpu!.floor!), "ms");

@@ -103,8 +103,8 @@ Deno.test("verify: unicast with the wrong VNI, to the wrong VTEP, and from an un
 });
 
 /** A new host behind B (a data-plane-learning VTEP) pings A's pod `adLateMs` after its
- * first frame B advertises its MAC (null: never); returns the report. */
-async function newHostAdvertised(adLateMs: number | null): Promise<VerifyReport> {
+ * first frame B advertises its MAC (null: never); the capture. */
+function newHostCapture(adLateMs: number | null): Uint8Array {
   const { cap, a, b } = fabric();
   const MN = "02:27:00:00:00:40";
   cap.ping(B, A, 16, MN, MA);
@@ -114,7 +114,12 @@ async function newHostAdvertised(adLateMs: number | null): Promise<VerifyReport>
     a.send("server", [routes.macIp(B, MN, "10.27.0.40", 16)]);
   }
   cap.tick(3000).ping(B, A, 16, MN, MA);
-  return (await decodeBytes(cap.pcap())).report;
+  return cap.pcap();
+}
+
+/** newHostCapture's report. */
+async function newHostAdvertised(adLateMs: number | null): Promise<VerifyReport> {
+  return (await decodeBytes(newHostCapture(adLateMs))).report;
 }
 
 Deno.test("verify: a new host's MAC advertised 100 ms after its first frame is a warning", async () => {
@@ -132,6 +137,20 @@ Deno.test("verify: a new host's MAC advertised 100 ms after its first frame is a
     },
   ]);
   assertEquals(describeFinding(f).includes("100 ms"), true, describeFinding(f));
+});
+
+Deno.test("verify: findings handed out while decoding (--live) wait until a late source is known", async () => {
+  for (const [adLateMs, expected] of [[100, "warning"], [null, "error"]] as const) {
+    const seen: string[] = [];
+    // A few hundred bytes per read: the first frame's chunk is decoded before the route's.
+    await decodeBytes(newHostCapture(adLateMs), {
+      step: 200,
+      chunkSize: 200,
+      onFindings: (fresh) => seen.push(...fresh.map((f) => `${f.severity}:${f.kind}`)),
+    });
+    const kind = expected === "warning" ? "src_mac_advertised_late" : "src_mac_not_advertised";
+    assertEquals(seen, [`${expected}:${kind}`], `advertised ${adLateMs} ms late`);
+  }
 });
 
 Deno.test("verify: a source MAC never advertised, or after the 2 s window, stays an error", async () => {

@@ -3,7 +3,8 @@
  * the node's bagpipe-bgp looking glass as the snapshot, runs `tcpdump` on the underlay
  * interface (default: the one holding the daemon's `local_address`) for BGP and VXLAN, and
  * streams its pcap output straight into the decoder: memory stays flat and nothing is written
- * to disk unless `--save FILE`. Findings are printed on stderr as they appear; Ctrl-C (SIGINT),
+ * to disk unless `--save FILE`. Findings are printed on stderr as they are settled (a source MAC
+ * not advertised yet waits up to 2 s of capture for a late route); Ctrl-C (SIGINT),
  * SIGTERM or `--duration` ends the capture and prints the full report. tcpdump is always
  * stopped, whatever ends the run.
  *

@@ -11,7 +11,8 @@
 //!   `vd_new` and before the first `vd_feed`; on a malformed record nothing is loaded and it
 //!   returns `0x8000_0000 | index of the record`.
 //! - `vd_feed(ptr, len, eof) -> consumed`: decodes whole records; the caller keeps the rest.
-//! - `vd_packets() -> f64`: frames decoded so far (progress).
+//! - `vd_packets() -> f64`: frames decoded so far (progress); `vd_clock() -> f64`: the latest
+//!   frame's time in seconds.
 //! - `vd_findings() -> u32`, `vd_findings_since(from, retptr)`: findings so far, and those from
 //!   id `from` on as JSON (handed out like the report), while the run goes on.
 //! - `vd_status() -> u32`: 0 readable so far, 1 input unreadable (unknown format/broken framing).
@@ -147,6 +148,12 @@ pub extern "C" fn vd_findings_since(from: u32, retptr: *mut u32) {
 #[no_mangle]
 pub extern "C" fn vd_packets() -> f64 {
     decoder().map_or(0.0, |d| d.stats.packets as f64)
+}
+
+/// The capture's clock: the latest frame's time, in seconds (the report's times).
+#[no_mangle]
+pub extern "C" fn vd_clock() -> f64 {
+    decoder().map_or(0.0, |d| d.stats.last_ns as f64 / 1e9)
 }
 
 /// 1 when the input cannot be read as a capture (nothing further will decode).

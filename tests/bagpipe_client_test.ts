@@ -612,3 +612,90 @@ Deno.test({
     }
   },
 });
+
+/**
+ * A wsgiref-like server (HTTP/1.0, one request per connection) answering every request with the
+ * identity, that keeps, per accepted connection, whether a request came on it.
+ */
+function _oneShotServer(): {
+  url: string;
+  connections: boolean[];
+  close: () => Promise<void>;
+} {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const connections: boolean[] = [];
+  const served: Promise<void>[] = [];
+  const serve = async (conn: Deno.Conn, index: number) => {
+    const n = await conn.read(new Uint8Array(4096)).catch(() => null);
+    connections[index] = n !== null;
+    if (n !== null) {
+      const head = "HTTP/1.0 200 OK\r\nContent-Type: application/json\r\n";
+      await conn.write(
+        new TextEncoder().encode(`${head}Content-Length: ${IDENTITY.length}\r\n\r\n${IDENTITY}`),
+      ).catch(() => 0);
+    }
+    conn.close();
+  };
+  const accepting = (async () => {
+    for await (const conn of listener) {
+      connections.push(false);
+      served.push(serve(conn, connections.length - 1));
+    }
+  })();
+  return {
+    url: `http://127.0.0.1:${listener.addr.port}`,
+    connections,
+    close: async () => {
+      listener.close();
+      await accepting.catch(() => {});
+      await Promise.all(served);
+    },
+  };
+}
+
+Deno.test({
+  name: "BagpipeClient: a connection opened ahead is the next call's",
+  permissions: { net: ["127.0.0.1"] },
+  async fn(t) {
+    const server = _oneShotServer();
+    const until = async (done: () => boolean) => {
+      for (let i = 0; i < 200 && !done(); i++) await new Promise((r) => setTimeout(r, 5));
+    };
+    try {
+      await t.step("the call after connectAhead() uses that connection", async () => {
+        const client = new BagpipeClient(server.url, { timeoutMs: 2000 });
+        client.connectAhead();
+        await until(() => server.connections.length === 1);
+        assert.equal(server.connections.length, 1, "opened before any call");
+        assert.equal(await client.ping(), IDENTITY);
+        assert.equal(await client.ping(), IDENTITY);
+        await until(() => server.connections.length === 2 && server.connections[1] === true);
+        assert.deepEqual(server.connections, [true, true], "one call each, the first ahead");
+      });
+
+      await t.step("closeAhead() closes one no call used", async () => {
+        const client = new BagpipeClient(server.url, { timeoutMs: 2000 });
+        client.connectAhead();
+        await until(() => server.connections.length === 3);
+        client.closeAhead();
+        assert.equal(await client.ping(), IDENTITY);
+        await until(() => server.connections.length === 4 && server.connections[3] === true);
+        assert.deepEqual(server.connections.slice(2), [false, true]);
+      });
+
+      await t.step(
+        "a connection that could not be opened ahead fails the call as usual",
+        async () => {
+          const client = new BagpipeClient(`http://127.0.0.1:${_closedPort()}`, {
+            timeoutMs: 2000,
+          });
+          client.connectAhead();
+          const error = await _failure(() => client.ping());
+          assert.equal(error.failure, "unreachable", error.message);
+        },
+      );
+    } finally {
+      await server.close();
+    }
+  },
+});

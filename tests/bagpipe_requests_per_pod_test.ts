@@ -7,8 +7,8 @@
  */
 import assert from "node:assert/strict";
 import { TestNode } from "./helpers/plugin.ts";
+import { type Standin, startStandin, stopStandin } from "./helpers/standin.ts";
 
-const STANDIN = new URL("./fakes/bagpipe_standin.py", import.meta.url).pathname;
 const PORT = 18082;
 
 interface Logged {
@@ -17,44 +17,15 @@ interface Logged {
   body: { local_port?: { linuxif?: string } } | null;
 }
 
-/** Starts the stand-in in the node netns; resolves once it listens. */
-async function startStandin(
-  node: TestNode,
-  log: string,
-  env: Record<string, string> = {},
-): Promise<Deno.ChildProcess> {
-  const child = new Deno.Command("ip", {
-    args: ["netns", "exec", node.netns, "/usr/bin/python3", STANDIN, String(PORT), log],
-    env,
-    stdout: "piped",
-    stderr: "inherit",
-  }).spawn();
-  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let text = "";
-  while (!text.includes("\n")) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    text += value;
-  }
-  reader.releaseLock();
-  assert.match(text, /^ready /, "the stand-in daemon listens");
-  return child;
-}
-
-async function stop(child: Deno.ChildProcess): Promise<void> {
-  try {
-    child.kill();
-  } catch {
-    // already gone
-  }
-  await child.status;
-  await child.stdout.cancel().catch(() => {});
+/** The stand-in in the node netns, on PORT, logging each request to `log`. */
+function standin(node: TestNode, log: string, env: Record<string, string> = {}): Promise<Standin> {
+  return startStandin({ netns: node.netns, port: PORT, requestLog: log, env });
 }
 
 Deno.test("ADD is one exchange with the daemon until it restarts; DEL is one", async () => {
   const node = await TestNode.create("reqs");
   const log = `${node.dir}/requests.jsonl`;
-  let daemon = await startStandin(node, log);
+  let daemon = await standin(node, log);
   // Requests the daemon received since the last call.
   let seen = 0;
   const received = (): Logged[] => {
@@ -108,8 +79,8 @@ Deno.test("ADD is one exchange with the daemon until it restarts; DEL is one", a
     assert.deepEqual(calls(received()), ["POST /detach_localport"]);
 
     // A restart: new process, new socket, new identity, no attachment kept.
-    await stop(daemon);
-    daemon = await startStandin(node, log);
+    await stopStandin(daemon);
+    daemon = await standin(node, log);
     await add("c3");
     const afterRestart = received();
     // Resync re-attaches the node's gateway, then the first pod, before the new pod.
@@ -130,7 +101,7 @@ Deno.test("ADD is one exchange with the daemon until it restarts; DEL is one", a
     await add("c4");
     assert.deepEqual(calls(received()), ["POST /attach_localport"], "restart noticed once");
   } finally {
-    await stop(daemon);
+    await stopStandin(daemon);
     await node.destroy();
   }
 });
@@ -142,7 +113,7 @@ Deno.test("an attach and its rollback detach that time out keep veth, record and
   // (its identity: nothing to resync) answers attach and detach after 1.5 s, longer than the
   // plugin's budget of 300 ms.
   const identity = { STANDIN_IDENTITY: "4611686018427387905" };
-  let daemon = await startStandin(node, log, identity);
+  let daemon = await standin(node, log, identity);
   try {
     const conf = node.config({
       backend: "bagpipe",
@@ -152,8 +123,8 @@ Deno.test("an attach and its rollback detach that time out keep veth, record and
     });
     const first = { containerId: "quick1", netns: await node.addPod(), ifname: "eth0" };
     assert.equal((await node.exec("ADD", conf, first)).code, 0, "the first pod, quickly");
-    await stop(daemon);
-    daemon = await startStandin(node, log, { ...identity, STANDIN_DELAY_MS: "1500" });
+    await stopStandin(daemon);
+    daemon = await standin(node, log, { ...identity, STANDIN_DELAY_MS: "1500" });
     const pod = { containerId: "slow1", netns: await node.addPod(), ifname: "eth0" };
     const add = await node.exec("ADD", conf, pod);
     assert.equal(add.code, 1, add.stdout);
@@ -167,8 +138,8 @@ Deno.test("an attach and its rollback detach that time out keep veth, record and
     assert.equal((await node.links()).filter((l) => l.startsWith("bc")).length, 2);
 
     // The runtime's DEL, once the daemon answers in time, releases all of it.
-    await stop(daemon);
-    daemon = await startStandin(node, log);
+    await stopStandin(daemon);
+    daemon = await standin(node, log);
     const del = await node.exec("DEL", conf, pod);
     assert.equal(del.code, 0, del.stdout);
     assert.equal((await node.exec("DEL", conf, first)).code, 0);
@@ -176,7 +147,7 @@ Deno.test("an attach and its rollback detach that time out keep veth, record and
     assert.deepEqual(node.records(), []);
     assert.deepEqual((await node.links()).filter((l) => l.startsWith("bc")), []);
   } finally {
-    await stop(daemon);
+    await stopStandin(daemon);
     await node.destroy();
   }
 });

@@ -21,6 +21,7 @@ export { EXIT, exitCodeFor };
 import { renderHtmlReport } from "./html/render.ts";
 import { atomicWrite } from "../atomic_write.ts";
 import { loadSnapshot, type Snapshot, SnapshotError, snapshotRecords } from "./rib/load.ts";
+import { decoderArgs } from "./decoder_args.ts";
 
 const USAGE =
   `usage: bagpipe-cni verify FILE [--rib SNAPSHOT]... [--json] [--html OUT] [--vxlan-port N]...
@@ -72,17 +73,7 @@ export async function parseVerifyArgs(argv: string[]): Promise<VerifyArgs> {
   if (positionals.length !== 1) {
     throw new Error(`expected exactly one capture file, got ${positionals.length}`);
   }
-  const vxlanPorts = values["vxlan-port"].map((p) => {
-    const n = Number(p);
-    if (!/^\d+$/.test(p) || n < 1 || n > 65535) {
-      throw new Error(`--vxlan-port "${p}" is not a port number 1-65535`);
-    }
-    return n;
-  });
-  const mtu = Number(values["underlay-mtu"]);
-  if (!/^\d+$/.test(values["underlay-mtu"]) || mtu < 68 || mtu > 65535) {
-    throw new Error(`--underlay-mtu "${values["underlay-mtu"]}" is not a number 68-65535`);
-  }
+  const { vxlanPorts, underlayMtu } = decoderArgs(values);
   if (values.html === "") throw new Error("--html needs a file name");
   if (values.rib.some((f) => f === "")) throw new Error("--rib needs a file name");
   return {
@@ -90,7 +81,7 @@ export async function parseVerifyArgs(argv: string[]): Promise<VerifyArgs> {
     json: values.json,
     html: values.html,
     vxlanPorts,
-    underlayMtu: mtu,
+    underlayMtu,
     ribs: values.rib,
   };
 }

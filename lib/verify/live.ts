@@ -22,6 +22,7 @@ import { EXIT, exitCodeFor, writeReport } from "./report_output.ts";
 import { parseBagpipeLookingGlass } from "./rib/bagpipe.ts";
 import { encodeRoutes } from "./rib/encode.ts";
 import type { JsonObject } from "./rib/route.ts";
+import { decoderArgs } from "./decoder_args.ts";
 
 const USAGE = `usage: bagpipe-cni verify --live [--interface IF] [--duration S] [--bagpipe-url URL]
                            [--save FILE] [--json] [--html OUT] [--vxlan-port N]...
@@ -87,17 +88,7 @@ export async function parseLiveArgs(argv: string[]): Promise<LiveArgs> {
       throw new Error(`--duration "${values.duration}" is not a positive number of seconds`);
     }
   }
-  const vxlanPorts = values["vxlan-port"].map((p) => {
-    const n = Number(p);
-    if (!/^\d+$/.test(p) || n < 1 || n > 65535) {
-      throw new Error(`--vxlan-port "${p}" is not a port number 1-65535`);
-    }
-    return n;
-  });
-  const mtu = Number(values["underlay-mtu"]);
-  if (!/^\d+$/.test(values["underlay-mtu"]) || mtu < 68 || mtu > 65535) {
-    throw new Error(`--underlay-mtu "${values["underlay-mtu"]}" is not a number 68-65535`);
-  }
+  const { vxlanPorts, underlayMtu } = decoderArgs(values);
   for (const name of ["interface", "save", "html", "state-dir"] as const) {
     if (values[name] === "") throw new Error(`--${name} needs a value`);
   }
@@ -110,7 +101,7 @@ export async function parseLiveArgs(argv: string[]): Promise<LiveArgs> {
     json: values.json,
     html: values.html,
     vxlanPorts,
-    underlayMtu: mtu,
+    underlayMtu,
   };
 }
 

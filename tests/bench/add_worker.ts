@@ -7,6 +7,7 @@
  */
 import { parseArgs } from "node:util";
 import { run } from "../../lib/net/run.ts";
+import { startStandin, stopStandin } from "../helpers/standin.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -67,26 +68,7 @@ async function netns(...args: string[]): Promise<void> {
   }
 }
 
-/** The stand-in daemon (tests/fakes/bagpipe_standin.py) on this netns's loopback; its URL. */
-async function startStandin(): Promise<{ url: string; child: Deno.ChildProcess }> {
-  const child = new Deno.Command("/usr/bin/python3", {
-    args: [new URL("../fakes/bagpipe_standin.py", import.meta.url).pathname, "0"],
-    stdout: "piped",
-    stderr: "inherit",
-  }).spawn();
-  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let text = "";
-  while (!text.includes("\n")) {
-    const { done, value } = await reader.read();
-    if (done) throw new Error("stand-in daemon exited before listening");
-    text += value;
-  }
-  reader.releaseLock();
-  const port = /^ready (\d+)/.exec(text)?.[1];
-  if (!port) throw new Error(`stand-in daemon said ${JSON.stringify(text)}`);
-  return { url: `http://127.0.0.1:${port}`, child };
-}
-
+// The stand-in daemon on this netns's loopback.
 const standin = await startStandin();
 const oursConf = (name: string, backend: "none" | "bagpipe", third: number) =>
   JSON.stringify({
@@ -214,8 +196,7 @@ try {
   }
   console.log(JSON.stringify({ samples, rss, cpu, burst, burstWall, burstMem }));
 } finally {
-  standin.child.kill();
-  await standin.child.status;
+  await stopStandin(standin);
 }
 
 /** Memory in use on the machine (MemTotal − MemAvailable), in MiB. */

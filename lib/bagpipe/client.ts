@@ -28,7 +28,6 @@ import {
   fetchExchange,
 } from "./transport.ts";
 import { type Exchange, socketExchange } from "./http_exchange.ts";
-import { ConnectAhead } from "./connect_ahead.ts";
 
 /** Default time budget of one call; attach measured 0.07-0.5 s on a loaded 2-core node. */
 export const DEFAULT_TIMEOUT_MS = 5000;
@@ -79,8 +78,6 @@ export class BagpipeClient {
   readonly baseUrl: URL;
   readonly #timeoutMs: number;
   readonly #exchange: Exchange;
-  /** Undefined with an injected fetch, which has no socket to open ahead. */
-  readonly #ahead: ConnectAhead | undefined;
 
   /** @throws {TypeError} when baseUrl is not an http(s) URL or timeoutMs is not positive. */
   constructor(baseUrl: string, opts: BagpipeClientOptions = {}) {
@@ -92,25 +89,7 @@ export class BagpipeClient {
     if (!url.pathname.endsWith("/")) url.pathname += "/";
     this.baseUrl = url;
     this.#timeoutMs = _checkTimeout(opts.timeoutMs ?? DEFAULT_TIMEOUT_MS);
-    if (opts.fetch) {
-      this.#exchange = fetchExchange(opts.fetch);
-    } else {
-      this.#ahead = new ConnectAhead();
-      this.#exchange = socketExchange(this.#ahead.connect);
-    }
-  }
-
-  /**
-   * Opens the next call's connection now, while the caller waits on something else; the next
-   * call uses it. Call {@link closeAhead} when the calls it was for may not come.
-   */
-  connectAhead(): void {
-    this.#ahead?.open(this.baseUrl, this.#timeoutMs);
-  }
-
-  /** Closes a connection opened by {@link connectAhead} that no call used. */
-  closeAhead(): void {
-    this.#ahead?.close();
+    this.#exchange = opts.fetch ? fetchExchange(opts.fetch) : socketExchange;
   }
 
   /**

@@ -40,33 +40,16 @@ const HEAD_END = [13, 10, 13, 10];
 /** Largest status line plus headers accepted (the daemon sends ~150 bytes). */
 const MAX_HEAD_BYTES = 64 * 1024;
 
-/** Opens the connection for one request, given up when `signal` aborts. */
-export type Connect = (url: URL, signal: AbortSignal) => Promise<Deno.Conn>;
-
-/** A new connection to the URL's host and port (`Deno.connectTls` for https). */
-export const connectNow: Connect = (url, signal) => {
+/** {@link Exchange} over `Deno.connect` (`Deno.connectTls` for https), one connection per call. */
+export const socketExchange: Exchange = async (request, onHead, maxBodyBytes) => {
+  const { url, signal } = request;
   const tls = url.protocol === "https:";
   const options = {
     hostname: url.hostname.replace(/^\[(.*)\]$/, "$1"),
     port: Number(url.port || (tls ? 443 : 80)),
   };
   const connecting: Promise<Deno.Conn> = tls ? Deno.connectTls(options) : Deno.connect(options);
-  return untilAborted(connecting, signal, (late) => late.close());
-};
-
-/** {@link Exchange} over a socket from `connect`, one connection per call. */
-export function socketExchange(connect: Connect = connectNow): Exchange {
-  return (request, onHead, maxBodyBytes) => _exchange(connect, request, onHead, maxBodyBytes);
-}
-
-async function _exchange(
-  connect: Connect,
-  request: HttpRequest,
-  onHead: (head: HttpHead) => void,
-  maxBodyBytes: number,
-): Promise<string> {
-  const { signal } = request;
-  const conn = await connect(request.url, signal);
+  const conn = await _untilAborted(connecting, signal, (late) => late.close());
   const close = () => {
     try {
       conn.close();
@@ -97,7 +80,7 @@ async function _exchange(
     signal.removeEventListener("abort", close);
     close();
   }
-}
+};
 
 function _requestText(request: HttpRequest): string {
   const { method, url, headers, body } = request;
@@ -109,7 +92,7 @@ function _requestText(request: HttpRequest): string {
 }
 
 /** Resolves like `promise`, or rejects when the signal aborts first (a late result is disposed). */
-export function untilAborted<T>(
+function _untilAborted<T>(
   promise: Promise<T>,
   signal: AbortSignal,
   dispose: (late: T) => void,

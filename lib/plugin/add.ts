@@ -33,7 +33,7 @@ export function podRoutes(ipam: Result): ResultRoute[] {
 /**
  * ADD: IPAM (while arp_notify is turned on in the pod) → the network's devices when missing →
  * the veth pair, made in the bridge, addressed and routed by one `ip` process (while the state
- * record is written and the backend readies the attach) → attach on the fabric. Every step
+ * record is written, with the daemon identity) → attach on the fabric. Every step
  * registers its undo; a failure undoes all earlier steps and reports the original error.
  */
 export async function cmdAdd(ctx: CommandContext): Promise<Result> {
@@ -108,7 +108,7 @@ export async function cmdAdd(ctx: CommandContext): Promise<Result> {
     // Registered first: a batch that fails half-way may have made the pair already.
     rollback.push(`veth "${hostVeth}" of ${env.ifname}`, () => deleteLink(hostVeth));
     // While the `ip` process works (its own core on a node busy starting pods, where work beside
-    // IPAM's processes only slows them): the record, and the attach's daemon and connection.
+    // IPAM's processes only slows them): the daemon's identity and the record.
     let recorded: Promise<PromiseSettledResult<void>[]> = Promise.allSettled([]);
     const [made] = await Promise.allSettled([
       createPodInterface({
@@ -180,7 +180,7 @@ async function recordAttachment(
   rollback: Rollback,
 ): Promise<void> {
   const { stateDir } = ctx.conf;
-  const identity = await ctx.backend.readyToAttach(record);
+  const identity = await ctx.backend.identityFor(record);
   saveAttachment(stateDir, { ...record, daemonIdentity: identity });
   rollback.push(
     "attachment record",

@@ -14,13 +14,8 @@ export interface Backend {
    * to be made in (plugged at creation, no process of its own), or undefined for none.
    */
   bridgeFor(record: AttachmentRecord): Promise<string | undefined>;
-  /**
-   * Gets ready for the pod's attach, while its veth is being made: the identity of the daemon the
-   * attach will go to (resyncing first when it changed), and the attach's connection.
-   */
-  readyToAttach(record: AttachmentRecord): Promise<string | undefined>;
-  /** Frees what readyToAttach() opened for an attach that did not come (the ADD failed first). */
-  release(): void;
+  /** The daemon identity the pod's attach will go to (resyncing first when it changed). */
+  identityFor(record: AttachmentRecord): Promise<string | undefined>;
   /** Advertises the pod (its veth exists and is up). Returns the daemon identity it talked to. */
   attach(record: AttachmentRecord): Promise<string | undefined>;
   /** Withdraws the pod; best effort, tolerating what the daemon answers for a gone endpoint. */

@@ -6,8 +6,7 @@ import type { Backend } from "./context.ts";
  */
 export const noBackend: Backend = {
   bridgeFor: () => Promise.resolve(undefined),
-  readyToAttach: () => Promise.resolve(undefined),
-  release: () => {},
+  identityFor: () => Promise.resolve(undefined),
   attach: () => Promise.resolve(undefined),
   detach: () => Promise.resolve(),
   check: () => Promise.resolve(),

@@ -95,99 +95,67 @@ impl LateSources {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bgp::evpn::{decode_route, vectors};
-    use crate::bgp::ext_community::summarise;
-    use crate::control_plane::{ControlPlane, Origin, RouteAttrs};
-    use crate::dataplane::{flow_key, Flows, Knowledge};
     use crate::journal::ERROR;
-    use crate::util::bytes::v4_mapped;
-    use crate::wire::vxlan::InnerLight;
+    use crate::test_flows::{know, Run, MAC, MS};
 
-    // vectors::MAC_IP_V4: MAC 02:27:00:00:00:05 with VNI 16, the host behind S.
+    // The host with MAC (vectors::MAC_IP_V4, VNI 16) is new behind S and pings a pod at B.
     const S: [u8; 4] = [192, 168, 33, 24];
     const B: [u8; 4] = [192, 168, 33, 22];
     const C: [u8; 4] = [192, 168, 33, 23];
-    const MAC: [u8; 6] = [2, 0x27, 0, 0, 0, 5];
     const POD: [u8; 6] = [2, 0x27, 0, 0, 0, 9];
-    const RT90: [u8; 16] = [3, 0x0c, 0, 0, 0, 0, 0, 8, 0, 2, 0xfc, 0, 0, 0, 0, 90];
-    const MS: u64 = 1_000_000;
 
-    /// Frames of the new host (behind S) to a pod at B, and its route, fed the decoder's way.
-    struct Run {
-        cp: ControlPlane,
-        j: Journal,
-        flows: Flows,
-        pkt: u64,
+    fn send(r: &mut Run, ns: u64) {
+        r.frame((S, B), (MAC, POD), &[0; 34], ns);
     }
 
-    impl Run {
-        fn new() -> Run {
-            Run { cp: ControlPlane::new(), j: Journal::new(), flows: Flows::new(), pkt: 0 }
-        }
+    /// The host's MAC/IP route, advertised by `vtep` at `ns`, then what the decoder does after a
+    /// BGP segment.
+    fn advertise(r: &mut Run, vtep: [u8; 4], ns: u64) {
+        r.advertise(vtep, ns);
+        r.flows.resolve_late(ns, &r.cp, &know(), &mut r.j);
+    }
 
-        fn know() -> Knowledge {
-            Knowledge { any_session: true, partial_live: 0, version: 1 }
-        }
-
-        fn send(&mut self, ns: u64) {
-            self.pkt += 1;
-            let light = InnerLight { dst: POD, src: MAC, ethertype: 0x0800, protocol: 1, udp_dst_port: 0 };
-            let key = flow_key(&v4_mapped(S), &v4_mapped(B), 16, &MAC, &POD);
-            self.flows.frame(key, &light, &[0; 34], 100, self.pkt, ns, &self.cp, &Run::know(), &mut self.j);
-        }
-
-        /// The host's MAC/IP route, advertised by `vtep` at `ns` (then what the decoder does
-        /// after a BGP segment).
-        fn advertise(&mut self, vtep: [u8; 4], ns: u64) {
-            self.pkt += 1;
-            let r = decode_route(2, &vectors::MAC_IP_V4).unwrap().unwrap();
-            let attrs = RouteAttrs { vtep: v4_mapped(vtep), communities: summarise(&RT90).0, pmsi: None, originator_id: None };
-            self.cp.advertise(&r, &attrs, true, Origin { holder: 0, pkt: self.pkt, ns }, &mut self.j);
-            self.flows.resolve_late(ns, &self.cp, &Run::know(), &mut self.j);
-        }
-
-        /// (kind, severity, count, detail[0]) of the findings about the host's MAC.
-        fn source_findings(&self) -> Vec<(&'static str, u8, u64, u32)> {
-            let kinds = [Kind::SrcMacNotAdvertised, Kind::SrcMacAdvertisedLate, Kind::SrcMacAtOtherVtep];
-            self.j.findings.iter().filter(|f| kinds.contains(&f.kind)).map(|f| (f.kind.name(), f.severity, f.count, f.detail[0])).collect()
-        }
+    /// (kind, severity, count, detail[0]) of the findings about the host's MAC.
+    fn source_findings(r: &Run) -> Vec<(&'static str, u8, u64, u32)> {
+        let kinds = [Kind::SrcMacNotAdvertised, Kind::SrcMacAdvertisedLate, Kind::SrcMacAtOtherVtep];
+        r.j.findings.iter().filter(|f| kinds.contains(&f.kind)).map(|f| (f.kind.name(), f.severity, f.count, f.detail[0])).collect()
     }
 
     #[test]
     fn a_route_100_ms_after_the_first_frame_is_a_warning_with_the_delay() {
         let mut r = Run::new();
-        r.send(0);
-        r.send(40 * MS);
-        r.advertise(S, 100 * MS);
-        r.send(1000 * MS); // passes now
-        assert_eq!(r.source_findings(), vec![("src_mac_advertised_late", WARNING, 2, 100)]);
+        send(&mut r, 0);
+        send(&mut r, 40 * MS);
+        advertise(&mut r, S, 100 * MS);
+        send(&mut r, 1000 * MS); // passes now
+        assert_eq!(source_findings(&r), vec![("src_mac_advertised_late", WARNING, 2, 100)]);
         assert!(r.flows.late.is_empty());
     }
 
     #[test]
     fn a_mac_never_advertised_stays_an_error() {
         let mut r = Run::new();
-        r.send(0);
-        r.send(1000 * MS);
-        assert_eq!(r.source_findings(), vec![("src_mac_not_advertised", ERROR, 2, 0)]);
+        send(&mut r, 0);
+        send(&mut r, 1000 * MS);
+        assert_eq!(source_findings(&r), vec![("src_mac_not_advertised", ERROR, 2, 0)]);
     }
 
     #[test]
     fn a_route_after_the_window_leaves_the_error() {
         let mut r = Run::new();
-        r.send(0);
-        r.advertise(S, WINDOW_NS + MS);
-        assert_eq!(r.source_findings(), vec![("src_mac_not_advertised", ERROR, 1, 0)]);
+        send(&mut r, 0);
+        advertise(&mut r, S, WINDOW_NS + MS);
+        assert_eq!(source_findings(&r), vec![("src_mac_not_advertised", ERROR, 1, 0)]);
         assert!(r.flows.late.is_empty(), "expired");
     }
 
     #[test]
     fn the_mac_advertised_by_another_vtep_leaves_the_error() {
         let mut r = Run::new();
-        r.send(0);
-        r.advertise(C, 100 * MS);
-        r.advertise(C, 200 * MS);
-        assert_eq!(r.source_findings(), vec![("src_mac_not_advertised", ERROR, 1, 0)]);
+        send(&mut r, 0);
+        advertise(&mut r, C, 100 * MS);
+        advertise(&mut r, C, 200 * MS);
+        assert_eq!(source_findings(&r), vec![("src_mac_not_advertised", ERROR, 1, 0)]);
     }
 
     #[test]

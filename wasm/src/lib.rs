@@ -30,6 +30,8 @@ pub mod report;
 pub mod session;
 pub mod snapshot;
 pub mod stream;
+#[cfg(test)]
+pub mod test_flows;
 pub mod util;
 pub mod wire;
 

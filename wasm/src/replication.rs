@@ -239,74 +239,49 @@ fn misdirected(c: &HeldCopy, flows: &[Flow], advertised: ([u8; 16], u32), j: &mu
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bgp::evpn::{decode_route, vectors};
-    use crate::bgp::ext_community::summarise;
-    use crate::control_plane::{ControlPlane, Origin, RouteAttrs};
-    use crate::dataplane::{Flows, Knowledge};
+    use crate::test_flows::{Run, MAC, MS};
     use crate::util::bytes::v4_mapped;
-    use crate::wire::vxlan::InnerLight;
 
-    // vectors::MAC_IP_V4: MAC 02:27:00:00:00:05 with VNI 16, advertised here by A.
+    // MAC (vectors::MAC_IP_V4, VNI 16) is advertised by A; S sends frames for it.
     const A: [u8; 4] = [192, 168, 33, 21];
     const B: [u8; 4] = [192, 168, 33, 22];
     const C: [u8; 4] = [192, 168, 33, 23];
     const S: [u8; 4] = [192, 168, 33, 24];
-    const MAC: [u8; 6] = [2, 0x27, 0, 0, 0, 5];
     const SRC_MAC: [u8; 6] = [2, 0x27, 0, 0, 0, 9];
-    const RT90: [u8; 16] = [3, 0x0c, 0, 0, 0, 0, 0, 8, 0, 2, 0xfc, 0, 0, 0, 0, 90];
 
-    /// A sender S whose frames for the MAC of A (VNI 16) are fed one by one, the decoder's way.
-    struct Run {
-        cp: ControlPlane,
-        j: Journal,
-        flows: Flows,
-        pkt: u64,
+    fn advertised_by_a() -> Run {
+        let mut r = Run::new();
+        r.advertise(A, 0);
+        r
     }
 
-    impl Run {
-        fn new() -> Run {
-            let mut cp = ControlPlane::new();
-            let mut j = Journal::new();
-            let r = decode_route(2, &vectors::MAC_IP_V4).unwrap().unwrap();
-            let attrs = RouteAttrs { vtep: v4_mapped(A), communities: summarise(&RT90).0, pmsi: None, originator_id: None };
-            cp.advertise(&r, &attrs, true, Origin { holder: 0, pkt: 0, ns: 0 }, &mut j);
-            Run { cp, j, flows: Flows::new(), pkt: 0 }
+    /// One copy of inner frame number `frame` to `dst` at `ns`.
+    fn send(r: &mut Run, dst: [u8; 4], frame: u8, ns: u64) {
+        if ns > r.flows.replication.deadline {
+            r.flows.settle(ns, &mut r.j);
         }
-
-        /// One copy of inner frame number `frame` to `dst` at `ns`.
-        fn send(&mut self, dst: [u8; 4], frame: u8, ns: u64) {
-            self.pkt += 1;
-            if ns > self.flows.replication.deadline {
-                self.flows.settle(ns, &mut self.j);
-            }
-            let inner = [MAC[0], MAC[1], MAC[2], MAC[3], MAC[4], MAC[5], 2, 0x27, 0, 0, 0, 9, 0x08, 0x00, 0x45, frame];
-            let light = InnerLight { dst: MAC, src: SRC_MAC, ethertype: 0x0800, protocol: 1, udp_dst_port: 0 };
-            let key = flow_key(&v4_mapped(S), &v4_mapped(dst), 16, &SRC_MAC, &MAC);
-            let know = Knowledge { any_session: true, partial_live: 0, version: 1 };
-            self.flows.frame(key, &light, &inner, 100, self.pkt, ns, &self.cp, &know, &mut self.j);
-        }
-
-        /// (kind, dst VTEP's last byte or 0, count, detail) of the findings about the MAC.
-        fn end(&mut self) -> Vec<(&'static str, u8, u64, [u32; 2])> {
-            self.flows.settle(u64::MAX, &mut self.j);
-            let kinds = [Kind::DstMacFlooded, Kind::DstMacAtOtherVtep];
-            self.j.findings.iter().filter(|f| kinds.contains(&f.kind)).map(|f| (f.kind.name(), f.subject.dst_vtep[15], f.count, f.detail)).collect()
-        }
+        let inner = [MAC[0], MAC[1], MAC[2], MAC[3], MAC[4], MAC[5], 2, 0x27, 0, 0, 0, 9, 0x08, 0x00, 0x45, frame];
+        r.frame((S, dst), (SRC_MAC, MAC), &inner, ns);
     }
 
-    const MS: u64 = 1_000_000;
+    /// (kind, dst VTEP's last byte or 0, count, detail) of the findings about the MAC.
+    fn end(r: &mut Run) -> Vec<(&'static str, u8, u64, [u32; 2])> {
+        r.flows.settle(u64::MAX, &mut r.j);
+        let kinds = [Kind::DstMacFlooded, Kind::DstMacAtOtherVtep];
+        r.j.findings.iter().filter(|f| kinds.contains(&f.kind)).map(|f| (f.kind.name(), f.subject.dst_vtep[15], f.count, f.detail)).collect()
+    }
 
     #[test]
     fn a_frame_flooded_to_three_vteps_with_the_right_one_is_one_warning() {
-        let mut r = Run::new();
+        let mut r = advertised_by_a();
         for k in 0..3u8 {
             // Ping k: one copy per VTEP of the flood list, 10 µs apart.
             let t = k as u64 * 1000 * MS;
-            r.send(B, k, t);
-            r.send(A, k, t + 10_000);
-            r.send(C, k, t + 20_000);
+            send(&mut r, B, k, t);
+            send(&mut r, A, k, t + 10_000);
+            send(&mut r, C, k, t + 20_000);
         }
-        let got = r.end();
+        let got = end(&mut r);
         assert_eq!(got.len(), 1, "one warning, no error");
         assert_eq!((got[0].0, got[0].1, got[0].2, got[0].3[0]), ("dst_mac_flooded", 0, 3, 16));
         let f = r.j.findings.iter().find(|f| f.kind == Kind::DstMacFlooded).unwrap();
@@ -318,10 +293,10 @@ mod tests {
 
     #[test]
     fn a_flood_that_missed_the_advertising_vtep_is_a_warning_saying_so() {
-        let mut r = Run::new();
-        r.send(B, 1, 0);
-        r.send(C, 1, 10_000);
-        let got = r.end();
+        let mut r = advertised_by_a();
+        send(&mut r, B, 1, 0);
+        send(&mut r, C, 1, 10_000);
+        let got = end(&mut r);
         assert_eq!(got.len(), 1);
         assert_eq!((got[0].0, got[0].2), ("dst_mac_flooded", 1));
         let f = r.j.findings.iter().find(|f| f.kind == Kind::DstMacFlooded).unwrap();
@@ -330,30 +305,30 @@ mod tests {
 
     #[test]
     fn a_single_copy_to_a_wrong_vtep_stays_an_error() {
-        let mut r = Run::new();
-        r.send(B, 1, 0);
-        r.send(B, 2, 1000 * MS);
-        assert_eq!(r.end(), vec![("dst_mac_at_other_vtep", 22, 2, [16, 0])]);
+        let mut r = advertised_by_a();
+        send(&mut r, B, 1, 0);
+        send(&mut r, B, 2, 1000 * MS);
+        assert_eq!(end(&mut r), vec![("dst_mac_at_other_vtep", 22, 2, [16, 0])]);
     }
 
     #[test]
     fn copies_too_far_apart_or_of_different_frames_stay_errors() {
-        let mut r = Run::new();
-        r.send(B, 1, 0);
-        r.send(C, 1, 2 * MS); // past the window
-        r.send(B, 2, 10 * MS);
-        r.send(C, 3, 10 * MS + 5_000); // another frame (other bytes)
-        let got = r.end();
+        let mut r = advertised_by_a();
+        send(&mut r, B, 1, 0);
+        send(&mut r, C, 1, 2 * MS); // past the window
+        send(&mut r, B, 2, 10 * MS);
+        send(&mut r, C, 3, 10 * MS + 5_000); // another frame (other bytes)
+        let got = end(&mut r);
         assert_eq!(got, vec![("dst_mac_at_other_vtep", 22, 2, [16, 0]), ("dst_mac_at_other_vtep", 23, 2, [16, 0])]);
     }
 
     #[test]
     fn held_frames_stay_bounded() {
-        let mut r = Run::new();
+        let mut r = advertised_by_a();
         for k in 0..(MAX_PENDING as u64 + 10) {
-            r.send(B, k as u8, k); // all within one window, each alone
+            send(&mut r, B, k as u8, k); // all within one window, each alone
         }
         assert!(r.flows.replication.held.len() <= MAX_PENDING);
-        assert_eq!(r.end(), vec![("dst_mac_at_other_vtep", 22, MAX_PENDING as u64 + 10, [16, 0])]);
+        assert_eq!(end(&mut r), vec![("dst_mac_at_other_vtep", 22, MAX_PENDING as u64 + 10, [16, 0])]);
     }
 }

@@ -14,7 +14,7 @@ export interface DecoderExports {
   vd_seed(ptr: number, len: number): number;
   vd_feed(ptr: number, len: number, eof: number): number;
   vd_packets(): number;
-  vd_clock(): number;
+  vd_findings_settled(): number;
   vd_findings(): number;
   vd_findings_since(from: number, retptr: number): void;
   vd_status(): number;
@@ -30,7 +30,7 @@ const EXPORTS: (keyof DecoderExports)[] = [
   "vd_seed",
   "vd_feed",
   "vd_packets",
-  "vd_clock",
+  "vd_findings_settled",
   "vd_findings",
   "vd_findings_since",
   "vd_status",
@@ -142,9 +142,9 @@ export class DecoderInstance {
     return this.#wasm.vd_packets();
   }
 
-  /** The latest frame's time, in seconds (the report's clock). */
-  clock(): number {
-    return this.#wasm.vd_clock();
+  /** How many findings, from id 0, can no longer change (see lib.rs). */
+  settledFindings(): number {
+    return this.#wasm.vd_findings_settled();
   }
 
   /** True when the input could not be read as a capture at all. */

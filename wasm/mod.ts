@@ -60,9 +60,10 @@ export interface DecodeOptions {
   /** Called after each chunk with totals so far. */
   onProgress?: (progress: { bytes: number; packets: number }) => void;
   /** Called after a chunk that settled new findings, with them (as the report will list them,
-   * with the counts so far). A finding is settled once what it is can no longer change: a
-   * source MAC not advertised may still be advertised late (a warning) for 2 s of capture time
-   * after its first frame, so it and the findings after it wait that long, or for the end. */
+   * with the counts so far). A finding is settled once what it is can no longer change (the
+   * decoder says which, vd_findings_settled): a source MAC not advertised may still be advertised
+   * late (a warning) for 2 s of capture time after its first frame, so it and the findings after
+   * it wait for its route, that long, or the end. */
   onFindings?: (findings: VerifyFinding[]) => void;
 }
 
@@ -142,17 +143,6 @@ export async function decodeCapture(
   return result;
 }
 
-/** How long after its first frame a source MAC's route may still arrive (wasm/src/late_source.rs). */
-const LATE_SOURCE_WINDOW_S = 2;
-
-/** How many of `findings` (in id order) can no longer change kind at capture time `clock`. */
-function settledPrefix(findings: VerifyFinding[], clock: number): number {
-  const pending = findings.findIndex((f) =>
-    f.kind === "src_mac_not_advertised" && clock - f.first_time <= LATE_SOURCE_WINDOW_S
-  );
-  return pending < 0 ? findings.length : pending;
-}
-
 /** Instances kept for reuse: each one's memory only grows, so reuse bounds a process's total. */
 const idle: DecoderInstance[] = [];
 const MAX_IDLE = 2;
@@ -191,7 +181,9 @@ async function run(
     onProgress?.({ bytes: total, packets: wasm.packets() });
     if (onFindings && wasm.findings() > findingsSeen) {
       const fresh = JSON.parse(wasm.findingsSince(findingsSeen)) as VerifyFinding[];
-      const settled = eof ? fresh.length : settledPrefix(fresh, wasm.clock());
+      const settled = eof
+        ? fresh.length
+        : Math.min(fresh.length, Math.max(0, wasm.settledFindings() - findingsSeen));
       findingsSeen += settled;
       if (settled > 0) onFindings(fresh.slice(0, settled));
     }

@@ -62,6 +62,13 @@ impl LateSources {
         crate::util::bounded::try_push(&mut self.pending, fid, MAX_PENDING);
     }
 
+    /// The lowest id of a finding that a route may still turn into a warning at capture time
+    /// `now`; findings below it can no longer change (`verify --live` prints up to it).
+    pub fn first_unsettled(&self, now: u64, j: &Journal) -> Option<u32> {
+        let open = |fid: &&u32| j.findings.get(**fid as usize).map_or(false, |f| f.kind == Kind::SrcMacNotAdvertised && f.first_ns.saturating_add(WINDOW_NS) >= now);
+        self.pending.iter().filter(open).min().copied()
+    }
+
     /// Forgets findings whose window ended before `now`.
     fn expire(&mut self, now: u64, j: &Journal) {
         self.pending.retain(|&fid| j.findings.get(fid as usize).map_or(false, |f| f.first_ns.saturating_add(WINDOW_NS) >= now));
@@ -156,6 +163,18 @@ mod tests {
         advertise(&mut r, C, 100 * MS);
         advertise(&mut r, C, 200 * MS);
         assert_eq!(source_findings(&r), vec![("src_mac_not_advertised", ERROR, 1, 0)]);
+    }
+
+    #[test]
+    fn a_finding_is_unsettled_until_its_window_ends_or_it_is_resolved() {
+        let mut r = Run::new();
+        send(&mut r, 0);
+        let fid = r.j.findings.iter().position(|f| f.kind == Kind::SrcMacNotAdvertised).map(|i| i as u32);
+        assert!(fid.is_some());
+        assert_eq!(r.flows.late.first_unsettled(MS, &r.j), fid);
+        assert_eq!(r.flows.late.first_unsettled(WINDOW_NS + MS, &r.j), None, "window over");
+        advertise(&mut r, S, 100 * MS);
+        assert_eq!(r.flows.late.first_unsettled(200 * MS, &r.j), None, "now a warning");
     }
 
     #[test]

@@ -11,10 +11,10 @@
 //!   `vd_new` and before the first `vd_feed`; on a malformed record nothing is loaded and it
 //!   returns `0x8000_0000 | index of the record`.
 //! - `vd_feed(ptr, len, eof) -> consumed`: decodes whole records; the caller keeps the rest.
-//! - `vd_packets() -> f64`: frames decoded so far (progress); `vd_clock() -> f64`: the latest
-//!   frame's time in seconds.
+//! - `vd_packets() -> f64`: frames decoded so far (progress).
 //! - `vd_findings() -> u32`, `vd_findings_since(from, retptr)`: findings so far, and those from
-//!   id `from` on as JSON (handed out like the report), while the run goes on.
+//!   id `from` on as JSON (handed out like the report), while the run goes on;
+//!   `vd_findings_settled() -> u32`: how many findings, from id 0, can no longer change.
 //! - `vd_status() -> u32`: 0 readable so far, 1 input unreadable (unknown format/broken framing).
 //! - `vd_report(retptr)`: finishes the run and writes `[ptr, len, cap]` of the JSON bytes at
 //!   `retptr`; the caller copies them out and calls `vd_free_report(ptr, cap)`.
@@ -152,10 +152,14 @@ pub extern "C" fn vd_packets() -> f64 {
     decoder().map_or(0.0, |d| d.stats.packets as f64)
 }
 
-/// The capture's clock: the latest frame's time, in seconds (the report's times).
+/// How many findings, from id 0, can no longer change: those before the first source MAC
+/// that a route may still show was advertised late (late_source.rs), at the latest frame's time.
 #[no_mangle]
-pub extern "C" fn vd_clock() -> f64 {
-    decoder().map_or(0.0, |d| d.stats.last_ns as f64 / 1e9)
+pub extern "C" fn vd_findings_settled() -> u32 {
+    decoder().map_or(0, |d| {
+        let all = d.journal.findings.len() as u32;
+        d.flows.late.first_unsettled(d.stats.last_ns, &d.journal).map_or(all, |fid| fid.min(all))
+    })
 }
 
 /// 1 when the input cannot be read as a capture (nothing further will decode).

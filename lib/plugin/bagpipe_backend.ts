@@ -12,7 +12,6 @@ import { type AttachmentRecord, listAttachments, saveAttachment } from "../state
 import { listNetworks, loadNetwork, type NetworkSpec, saveNetwork } from "../state/networks.ts";
 import type { Backend, CommandContext } from "./context.ts";
 import {
-  type DaemonListener,
   lastIdentity,
   lastListener,
   rememberIdentity,
@@ -20,13 +19,6 @@ import {
   withStateLock,
 } from "./daemon_identity.ts";
 import { KernelNodeNetwork, networkSpecOf, type NodeNetwork } from "./node_network.ts";
-
-/** What an identity check compares: see BagpipeBackend's #identitySinceLastPing. */
-interface LastContact {
-  listener: string | undefined;
-  last: string | undefined;
-  seen: DaemonListener | undefined;
-}
 
 /** The address the daemon knows the pod by: its IPv4 in CIDR form (the daemon is IPv4 only). */
 export function attachedAddress(record: AttachmentRecord): string | undefined {
@@ -154,7 +146,9 @@ export class BagpipeBackend implements Backend {
    */
   async #identitySinceLastPing(record: AttachmentRecord): Promise<string> {
     // Read before the ping: a restart between the two then only makes the next ADD ping again.
-    const { listener, last, seen } = this.#lastContact();
+    const listener = this.#listener();
+    const last = lastIdentity(this.#stateDir, this.#url);
+    const seen = listener === undefined ? undefined : lastListener(this.#stateDir, this.#url);
     if (last !== undefined && seen?.listener === listener && seen?.identity === last) return last;
     const identity = await this.#ping();
     if (last !== identity) await this.#resync(identity, record);
@@ -162,14 +156,6 @@ export class BagpipeBackend implements Backend {
       rememberListener(this.#stateDir, this.#url, { listener, identity });
     }
     return identity;
-  }
-
-  /** The daemon's listening socket now, and the identity and socket recorded at the last ping. */
-  #lastContact(): LastContact {
-    const listener = this.#listener();
-    const last = lastIdentity(this.#stateDir, this.#url);
-    const seen = listener === undefined ? undefined : lastListener(this.#stateDir, this.#url);
-    return { listener, last, seen };
   }
 
   /**

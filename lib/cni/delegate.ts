@@ -37,8 +37,7 @@ export function delegateVersion(version: string): string {
 }
 
 /**
- * Runs a delegated plugin (IPAM) with our environment plus `env`, CNI_COMMAND set, and `conf` on
- * stdin.
+ * Runs a delegated plugin (IPAM) with our environment plus `env`, CNI_COMMAND set, and `conf` on stdin.
  * @returns the parsed JSON it printed (undefined when it printed nothing, as DEL may).
  * @throws CniError with the delegate's own code and message when it fails.
  */

@@ -5,7 +5,7 @@
 import { installPlugin, ip, uniqueName } from "../helpers/plugin.ts";
 import { launcherLine } from "../../lib/cli/install/launcher.ts";
 import { run } from "../../lib/net/run.ts";
-import { bench, p50, p99 } from "./stats.ts";
+import { bench, p50, p99, pairedP50 } from "./stats.ts";
 
 /** The JSON lines of a plugin log. */
 async function logLines(logFile: string): Promise<
@@ -118,11 +118,10 @@ export async function benchAdd(rounds = 30, bursts = 3): Promise<void> {
       bench(`${prefix}add_ms_p50`, add, "ms");
       if (kind !== "none") bench(`${prefix}add_attach_vs_skeleton_ms`, add - skeletonAdd, "ms");
       else bench("none_add_vs_skeleton_ms", add - skeletonAdd, "ms");
-      // The same, as the median of each round's difference: a round's ADD and skeleton run
-      // seconds apart, so a change of the machine's load between rounds cancels out.
+      // The same, paired per round.
       bench(
         `${prefix}add_${kind === "none" ? "" : "attach_"}vs_skeleton_paired_ms`,
-        p50(samples![`${kind}_add`]!.map((ms, i) => ms - samples!.skeleton_add![i]!)),
+        pairedP50(samples![`${kind}_add`]!, samples!.skeleton_add!),
         "ms",
       );
       bench(`${prefix}add_overhead_vs_bridge_ratio`, (add - floorMs) / bridgeAdd, "x");
@@ -151,7 +150,7 @@ export async function benchAdd(rounds = 30, bursts = 3): Promise<void> {
     // hairpin): each round's ADD with it minus the one with backend "none".
     bench(
       "add_daemon_call_paired_ms",
-      p50(samples!.attach_add!.map((ms, i) => ms - samples!.none_add![i]!)),
+      pairedP50(samples!.attach_add!, samples!.none_add!),
       "ms",
     );
     bench("bridge_add_peak_rss_mib", Math.max(...rss!.bridge!), "MiB");

@@ -15,6 +15,14 @@ export function p50(values: number[]): number {
   return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
+/**
+ * The median of each round's own difference `a[i] − b[i]`: two kinds measured in the same
+ * rounds, seconds apart, so a change of the machine's load between rounds cancels out.
+ */
+export function pairedP50(a: number[], b: number[]): number {
+  return p50(a.map((x, i) => x - b[i]!));
+}
+
 /** The 99th percentile (nearest rank: the maximum below 100 samples). */
 export function p99(values: number[]): number {
   return quantile(values, 0.99);
